@@ -1,0 +1,19 @@
+//! The Strata config: one YAML file, validated strictly. Every mistake is reported at once
+//! with its file, YAML path, line and column; `${VAR}` and `${VAR:-default}` come from the
+//! environment; secrets are [`strata_core::Secret`]s that never print.
+
+mod error;
+mod interpolate;
+mod load;
+mod model;
+mod schema;
+mod validate;
+mod value;
+mod watch;
+mod yaml;
+
+pub use error::{ConfigError, ConfigErrors};
+pub use load::{load_file, load_str};
+pub use model::*;
+pub use schema::json_schema;
+pub use watch::{ConfigWatch, watch};

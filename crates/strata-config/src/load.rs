@@ -1,0 +1,69 @@
+//! Reading a config: YAML → positioned tree → `${VAR}` expansion → schema and reference
+//! checks (all errors collected) → typed [`Config`].
+
+use std::path::Path;
+
+use crate::error::{ConfigError, ConfigErrors};
+use crate::model::Config;
+use crate::validate::{Report, check_schema, check_semantics};
+use crate::{interpolate, value, yaml};
+
+/// Loads and validates a config file, with `${VAR}` taken from the process environment.
+pub fn load_file(path: &Path) -> Result<Config, ConfigErrors> {
+    let file = path.display().to_string();
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        ConfigErrors(vec![ConfigError {
+            file: file.clone(),
+            path: String::new(),
+            line: 0,
+            column: 0,
+            message: format!("cannot read the config file: {e}"),
+        }])
+    })?;
+    load_str(&text, &file, &|name| std::env::var(name).ok())
+}
+
+/// Loads and validates config text. `file` names it in errors; `env` resolves `${VAR}`.
+pub fn load_str(
+    text: &str,
+    file: &str,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<Config, ConfigErrors> {
+    let (mut tree, duplicates) = yaml::parse(text).map_err(|e| {
+        ConfigErrors(vec![ConfigError {
+            file: file.to_string(),
+            path: String::new(),
+            line: e.pos.line,
+            column: e.pos.column,
+            message: format!("invalid YAML: {}", e.message),
+        }])
+    })?;
+    let unset = interpolate::expand_tree(&mut tree, env);
+    let mut json = value::to_json(&tree);
+
+    let mut report = Report::new(file, &tree);
+    for dup in duplicates {
+        report.push(&[], dup.pos, dup.message);
+    }
+    for u in unset {
+        report.push(&u.path, u.pos, u.message);
+    }
+    check_schema(&mut report, &mut json);
+    check_semantics(&mut report, &json);
+
+    let mut errors = report.errors;
+    if !errors.is_empty() {
+        errors.sort_by_key(|e| (e.line, e.column));
+        errors.dedup();
+        return Err(ConfigErrors(errors));
+    }
+    serde_json::from_value(json).map_err(|e| {
+        ConfigErrors(vec![ConfigError {
+            file: file.to_string(),
+            path: String::new(),
+            line: 0,
+            column: 0,
+            message: e.to_string(),
+        }])
+    })
+}

@@ -1,0 +1,105 @@
+//! Identity shared by every layer: API keys, JWT validation and roles.
+
+use std::collections::BTreeMap;
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use strata_core::Secret;
+
+/// The `auth` section.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, default)]
+pub struct Auth {
+    /// API keys defined in the file (more can be created through the admin API).
+    pub keys: Vec<ApiKey>,
+    /// JWT bearer tokens checked against a JWKS.
+    pub jwt: Option<Jwt>,
+    /// Roles by name.
+    pub roles: BTreeMap<String, Role>,
+}
+
+/// An API key.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ApiKey {
+    /// Unique name of the key's holder.
+    pub name: String,
+    /// The key itself, or `sha256:<hex>` of it.
+    pub key: Secret,
+    /// Roles granted to the key.
+    #[serde(default)]
+    pub roles: Vec<String>,
+    /// Spending limit.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub budget: Option<Budget>,
+    /// Rate limits.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limits: Option<KeyLimits>,
+}
+
+/// A spending limit in US dollars over a period.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Budget {
+    pub usd: f64,
+    #[serde(default)]
+    pub period: BudgetPeriod,
+}
+
+/// The period a budget resets over.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum BudgetPeriod {
+    Daily,
+    #[default]
+    Monthly,
+    Total,
+}
+
+/// Rate limits of a key.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, default)]
+pub struct KeyLimits {
+    /// Requests per minute.
+    pub rpm: Option<u64>,
+    /// Tokens per minute.
+    pub tpm: Option<u64>,
+    /// Concurrent requests.
+    pub concurrent: Option<u64>,
+}
+
+/// JWT validation.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Jwt {
+    /// Required `iss`.
+    pub issuer: String,
+    /// Accepted `aud` values.
+    #[serde(default)]
+    pub audiences: Vec<String>,
+    /// JWKS URL (cached and refreshed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub jwks_url: Option<String>,
+    /// JWKS file.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub jwks_file: Option<String>,
+    /// The claim that holds the principal's roles.
+    #[serde(default = "default_roles_claim")]
+    pub roles_claim: String,
+}
+
+fn default_roles_claim() -> String {
+    "roles".into()
+}
+
+/// What a role may use. Each list holds globs.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, default)]
+pub struct Role {
+    /// Model names.
+    pub models: Vec<String>,
+    /// Tools, as `server/tool`.
+    pub tools: Vec<String>,
+    /// Workflows.
+    pub workflows: Vec<String>,
+}

@@ -1,0 +1,26 @@
+//! Shared building blocks of every Strata crate: secrets that never print, the shutdown
+//! signal every task listens to, and identifiers.
+
+mod secret;
+mod shutdown;
+
+pub use secret::Secret;
+pub use shutdown::Shutdown;
+
+/// The version of this build, as written in the workspace manifest.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// A new time-ordered unique identifier (UUID v7) as a string.
+#[must_use]
+pub fn new_id() -> String {
+    uuid::Uuid::now_v7().to_string()
+}
+
+/// Milliseconds since the Unix epoch, the timestamp unit used in storage.
+#[must_use]
+pub fn now_ms() -> i64 {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    i64::try_from(now.as_millis()).unwrap_or(i64::MAX)
+}
