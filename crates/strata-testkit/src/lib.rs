@@ -1,1 +1,8 @@
-//! strata-testkit
+//! Test-only helpers: the external services tests may use, free ports, temp config files,
+//! and a harness that runs the real `strata` binary.
+
+pub mod process;
+pub mod services;
+
+pub use process::{StrataProcess, free_port};
+pub use services::{Service, service_url};

@@ -1,1 +1,48 @@
-fn main() {}
+//! Store tests. Every test runs against SQLite, and against Postgres when
+//! `STRATA_TEST_POSTGRES_URL` is set (otherwise it is listed as ignored). Redis tests run when
+//! `STRATA_TEST_REDIS_URL` is set.
+
+mod audit;
+mod backends;
+mod batch;
+mod migrations;
+mod redis;
+
+use std::future::Future;
+use std::pin::Pin;
+
+use libtest_mimic::{Arguments, Failed, Trial};
+use strata_store::Store;
+
+pub type TestFn = fn(Store) -> Pin<Box<dyn Future<Output = Result<(), Failed>>>>;
+
+/// Every store test, by name.
+const TESTS: &[(&str, TestFn)] = &[
+    ("migrations_apply_once", |s| Box::pin(migrations::apply_once(s))),
+    ("audit_round_trip", |s| Box::pin(audit::round_trip(s))),
+    ("audit_filters", |s| Box::pin(audit::filters(s))),
+    ("batch_writer_loses_nothing", |s| Box::pin(batch::loses_nothing(s))),
+    ("batch_writer_flush_is_durable", |s| Box::pin(batch::flush_is_durable(s))),
+    ("ping", |s| Box::pin(async move { s.ping().await.map_err(|e| e.to_string().into()) })),
+];
+
+fn main() {
+    let args = Arguments::from_args();
+    let mut trials = Vec::new();
+    for backend in backends::all() {
+        for &(name, test) in TESTS {
+            let trial_name = format!("{}::{name}", backend.name());
+            let trial = match backend.clone().url_or_skip() {
+                Some(_) => {
+                    let backend = backend.clone();
+                    Trial::test(trial_name, move || backends::run(&backend, test))
+                }
+                None => Trial::test(trial_name, || Ok(())).with_ignored_flag(true),
+            };
+            trials.push(trial);
+        }
+    }
+    trials.extend(backends::sqlite_only_trials());
+    trials.extend(redis::trials());
+    libtest_mimic::run(&args, trials).exit();
+}

@@ -1,0 +1,152 @@
+//! The audit log: what happened, who did it, to what, and how it ended.
+
+use serde::{Deserialize, Serialize};
+use sqlx::Row;
+
+use crate::{BatchRecord, Store, StoreError};
+
+/// How an audited operation ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Outcome {
+    Ok,
+    Denied,
+    Error,
+}
+
+impl Outcome {
+    fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Ok => "ok",
+            Outcome::Denied => "denied",
+            Outcome::Error => "error",
+        }
+    }
+
+    fn parse(text: &str) -> Result<Self, StoreError> {
+        match text {
+            "ok" => Ok(Outcome::Ok),
+            "denied" => Ok(Outcome::Denied),
+            "error" => Ok(Outcome::Error),
+            other => Err(StoreError::Malformed(format!("audit outcome {other:?}"))),
+        }
+    }
+}
+
+/// One audit record.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AuditRecord {
+    pub id: String,
+    pub ts_ms: i64,
+    pub layer: String,
+    pub action: String,
+    pub principal: Option<String>,
+    pub target: Option<String>,
+    pub outcome: Outcome,
+    pub error: Option<String>,
+    pub latency_ms: Option<i64>,
+    pub trace_id: Option<String>,
+    pub detail: serde_json::Value,
+}
+
+impl AuditRecord {
+    /// A record stamped now with a fresh id.
+    #[must_use]
+    pub fn new(layer: &str, action: &str, outcome: Outcome) -> Self {
+        Self {
+            id: strata_core::new_id(),
+            ts_ms: strata_core::now_ms(),
+            layer: layer.into(),
+            action: action.into(),
+            principal: None,
+            target: None,
+            outcome,
+            error: None,
+            latency_ms: None,
+            trace_id: None,
+            detail: serde_json::Value::Object(serde_json::Map::new()),
+        }
+    }
+}
+
+const INSERT: &str = "INSERT INTO audit_log \
+    (id, ts_ms, layer, action, principal, target, outcome, error, latency_ms, trace_id, detail) \
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)";
+
+impl BatchRecord for AuditRecord {
+    const KIND: &'static str = "audit_log";
+
+    async fn write_batch(tx: &mut sqlx::AnyConnection, batch: &[Self]) -> Result<(), sqlx::Error> {
+        for r in batch {
+            sqlx::query(INSERT)
+                .bind(&r.id)
+                .bind(r.ts_ms)
+                .bind(&r.layer)
+                .bind(&r.action)
+                .bind(r.principal.as_deref())
+                .bind(r.target.as_deref())
+                .bind(r.outcome.as_str())
+                .bind(r.error.as_deref())
+                .bind(r.latency_ms)
+                .bind(r.trace_id.as_deref())
+                .bind(r.detail.to_string())
+                .execute(&mut *tx)
+                .await?;
+        }
+        Ok(())
+    }
+}
+
+/// Filters for reading the audit log, newest first.
+#[derive(Debug, Clone, Default)]
+pub struct AuditQuery {
+    pub action: Option<String>,
+    pub principal: Option<String>,
+    pub since_ms: Option<i64>,
+    pub limit: i64,
+}
+
+impl Store {
+    /// Reads audit records matching `q`, newest first.
+    pub async fn audit_records(&self, q: &AuditQuery) -> Result<Vec<AuditRecord>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT id, ts_ms, layer, action, principal, target, outcome, error, latency_ms, \
+             trace_id, detail FROM audit_log \
+             WHERE ($1 IS NULL OR action = $1) AND ($2 IS NULL OR principal = $2) \
+             AND ts_ms >= $3 ORDER BY ts_ms DESC, id DESC LIMIT $4",
+        )
+        .bind(q.action.as_deref())
+        .bind(q.principal.as_deref())
+        .bind(q.since_ms.unwrap_or(0))
+        .bind(if q.limit > 0 { q.limit } else { 100 })
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter().map(row_to_record).collect()
+    }
+
+    /// How many audit records there are.
+    pub async fn audit_count(&self) -> Result<i64, StoreError> {
+        let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM audit_log")
+            .fetch_one(self.pool())
+            .await?;
+        Ok(n)
+    }
+}
+
+fn row_to_record(row: &sqlx::any::AnyRow) -> Result<AuditRecord, StoreError> {
+    let detail: String = row.try_get("detail")?;
+    Ok(AuditRecord {
+        id: row.try_get("id")?,
+        ts_ms: row.try_get("ts_ms")?,
+        layer: row.try_get("layer")?,
+        action: row.try_get("action")?,
+        principal: row.try_get("principal")?,
+        target: row.try_get("target")?,
+        outcome: Outcome::parse(&row.try_get::<String, _>("outcome")?)?,
+        error: row.try_get("error")?,
+        latency_ms: row.try_get("latency_ms")?,
+        trace_id: row.try_get("trace_id")?,
+        detail: serde_json::from_str(&detail)
+            .map_err(|e| StoreError::Malformed(format!("audit detail: {e}")))?,
+    })
+}
