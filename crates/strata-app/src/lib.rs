@@ -1,1 +1,16 @@
-//! strata-app
+//! The composition root: builds the layers from one config, runs their listeners and the
+//! admin endpoints, reloads the config on change, and shuts down by draining.
+
+mod admin;
+mod commands;
+mod dispatch;
+mod error;
+mod reload;
+mod runtime;
+mod serve;
+mod server;
+
+pub use commands::{check, schema};
+pub use error::AppError;
+pub use serve::{ServeOptions, serve};
+pub use server::{DrainOutcome, serve_routers};

@@ -13,7 +13,7 @@ mod watch;
 mod yaml;
 
 pub use error::{ConfigError, ConfigErrors};
-pub use load::{load_file, load_str};
+pub use load::{load_file, load_file_with_source, load_str};
 pub use model::*;
 pub use schema::json_schema;
 pub use watch::{ConfigWatch, watch};

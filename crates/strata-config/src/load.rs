@@ -10,6 +10,11 @@ use crate::{interpolate, value, yaml};
 
 /// Loads and validates a config file, with `${VAR}` taken from the process environment.
 pub fn load_file(path: &Path) -> Result<Config, ConfigErrors> {
+    load_file_with_source(path).map(|(config, _)| config)
+}
+
+/// Like [`load_file`], also returning the file's text (for change detection).
+pub fn load_file_with_source(path: &Path) -> Result<(Config, String), ConfigErrors> {
     let file = path.display().to_string();
     let text = std::fs::read_to_string(path).map_err(|e| {
         ConfigErrors(vec![ConfigError {
@@ -20,7 +25,8 @@ pub fn load_file(path: &Path) -> Result<Config, ConfigErrors> {
             message: format!("cannot read the config file: {e}"),
         }])
     })?;
-    load_str(&text, &file, &|name| std::env::var(name).ok())
+    let config = load_str(&text, &file, &|name| std::env::var(name).ok())?;
+    Ok((config, text))
 }
 
 /// Loads and validates config text. `file` names it in errors; `env` resolves `${VAR}`.

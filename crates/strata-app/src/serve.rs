@@ -1,0 +1,177 @@
+//! `strata serve`: load the config, connect the store, bind every listener, serve until a
+//! signal, drain, flush, exit.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use arc_swap::ArcSwap;
+use strata_config::{Config, ConfigErrors, Layer, Listeners};
+use strata_core::Shutdown;
+use strata_store::{AuditRecord, BatchWriter, Outcome, Store};
+use strata_telemetry::{LogFormat, Metrics, Telemetry, TelemetryOptions};
+use tokio::net::TcpListener;
+use tokio::signal::unix::{SignalKind, signal};
+
+use crate::runtime::Runtime;
+use crate::{AppError, admin, dispatch, reload, server};
+
+/// What `strata serve` was asked to do.
+#[derive(Debug, Clone)]
+pub struct ServeOptions {
+    /// The config file; the embedded defaults when absent.
+    pub config: Option<PathBuf>,
+    /// The layers to serve (the admin listener always runs).
+    pub layers: Vec<Layer>,
+    pub log_format: LogFormat,
+    pub log_level: String,
+}
+
+/// The state shared by every listener and background task.
+#[derive(Debug)]
+pub struct AppState {
+    pub current: ArcSwap<Runtime>,
+    pub store: Store,
+    pub metrics: Metrics,
+    pub shutdown: Shutdown,
+    pub audit: BatchWriter<AuditRecord>,
+    /// Each served layer and whether its listener is up.
+    pub layers: Vec<(Layer, AtomicBool)>,
+    pub config_path: Option<PathBuf>,
+}
+
+impl AppState {
+    /// Records an audit event of the process itself; never blocks serving for long.
+    pub async fn audit(&self, record: AuditRecord) {
+        if let Err(e) = self.audit.write(record).await {
+            tracing::error!(error = %e, "audit record not accepted");
+        }
+    }
+}
+
+const EMBEDDED: &str = include_str!("embedded.yaml");
+
+/// Loads the config (or the embedded defaults) with its source text.
+pub fn load(path: Option<&std::path::Path>) -> Result<(Config, String), ConfigErrors> {
+    match path {
+        Some(path) => strata_config::load_file_with_source(path),
+        None => strata_config::load_str(EMBEDDED, "<embedded defaults>", &|name| {
+            std::env::var(name).ok()
+        })
+        .map(|config| (config, EMBEDDED.to_string())),
+    }
+}
+
+async fn bind(what: &'static str, addr: &str) -> Result<TcpListener, AppError> {
+    let error = |source| AppError::Bind {
+        what,
+        addr: addr.to_string(),
+        source,
+    };
+    let sock: SocketAddr = Listeners::parse(addr)
+        .map_err(|e| error(std::io::Error::new(std::io::ErrorKind::InvalidInput, e)))?;
+    TcpListener::bind(sock).await.map_err(error)
+}
+
+/// Runs the server until SIGTERM/SIGINT, then drains and flushes.
+pub async fn serve(options: ServeOptions) -> Result<(), AppError> {
+    let (config, source) = load(options.config.as_deref())?;
+    let telemetry = Telemetry::init(&TelemetryOptions {
+        format: options.log_format,
+        level: options.log_level.clone(),
+        otlp: config.telemetry.otlp.clone(),
+    })?;
+    let result = run(options, config, &source).await;
+    if let Err(e) = &result {
+        tracing::error!(error = %e, "strata stopped with an error");
+    }
+    telemetry.shutdown();
+    result
+}
+
+async fn run(options: ServeOptions, config: Config, source: &str) -> Result<(), AppError> {
+    let drain_timeout = config.server.drain_timeout.0;
+    let store = Store::connect(&config.storage).await?;
+    let metrics = Metrics::new();
+    let shutdown = Shutdown::new();
+    let runtime = Runtime::build(config, source, 1, &options.layers)?;
+    metrics.set_config_generation(1);
+
+    let listeners_config = runtime.config.listeners.clone();
+    let admin_listener = bind("admin", &listeners_config.admin).await?;
+    let mut layer_listeners = Vec::new();
+    for &layer in &options.layers {
+        layer_listeners.push((layer, bind(layer.name(), listeners_config.layer(layer)).await?));
+    }
+
+    let app = Arc::new(AppState {
+        current: ArcSwap::from_pointee(runtime),
+        audit: BatchWriter::spawn(store.clone(), Default::default()),
+        store: store.clone(),
+        metrics: metrics.clone(),
+        shutdown: shutdown.clone(),
+        layers: options
+            .layers
+            .iter()
+            .map(|&l| (l, AtomicBool::new(false)))
+            .collect(),
+        config_path: options.config.clone(),
+    });
+
+    let mut routers = vec![(
+        admin_listener,
+        dispatch::with_http_layers(admin::router(app.clone()), "admin", metrics.clone()),
+    )];
+    for (layer, listener) in layer_listeners {
+        tracing::info!(layer = layer.name(), addr = %listeners_config.layer(layer), "listening");
+        routers.push((listener, dispatch::layer_service(app.clone(), layer)));
+    }
+    tracing::info!(layer = "admin", addr = %listeners_config.admin, "listening");
+
+    spawn_signal_handlers(app.clone())?;
+    if let Some(path) = &options.config {
+        reload::spawn(app.clone(), path.clone())?;
+    }
+
+    let layer_names: Vec<&str> = options.layers.iter().map(|l| l.name()).collect();
+    let mut start = AuditRecord::new("admin", "server.start", Outcome::Ok);
+    start.detail = serde_json::json!({
+        "version": strata_core::VERSION,
+        "layers": layer_names,
+        "config_sha256": app.current.load().digest,
+        "storage": format!("{:?}", store.backend()),
+    });
+    app.audit(start).await;
+    for (_, up) in &app.layers {
+        up.store(true, Ordering::Release);
+    }
+    tracing::info!(version = strata_core::VERSION, layers = ?layer_names, "strata is serving");
+
+    let outcome = server::serve_routers(routers, shutdown, drain_timeout).await;
+
+    let mut stop = AuditRecord::new("admin", "server.stop", Outcome::Ok);
+    stop.latency_ms = Some(i64::try_from(outcome.took.as_millis()).unwrap_or(i64::MAX));
+    stop.detail = serde_json::json!({ "drained": outcome.clean });
+    app.audit(stop).await;
+    if let Err(e) = app.audit.flush().await {
+        tracing::error!(error = %e, "flushing the audit log failed");
+    }
+    store.close().await;
+    tracing::info!(drained = outcome.clean, took_ms = outcome.took.as_millis() as u64, "stopped");
+    Ok(())
+}
+
+fn spawn_signal_handlers(app: Arc<AppState>) -> Result<(), AppError> {
+    let mut term = signal(SignalKind::terminate()).map_err(AppError::Signals)?;
+    let mut int = signal(SignalKind::interrupt()).map_err(AppError::Signals)?;
+    tokio::spawn(async move {
+        let name = tokio::select! {
+            _ = term.recv() => "SIGTERM",
+            _ = int.recv() => "SIGINT",
+        };
+        tracing::info!(signal = name, "shutdown requested");
+        app.shutdown.trigger();
+    });
+    Ok(())
+}

@@ -1,0 +1,95 @@
+//! The command line (contract: `strata serve|check|schema …`).
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use strata_app::{AppError, ServeOptions};
+use strata_config::Layer;
+use strata_telemetry::LogFormat;
+
+/// Strata: the model, tool and workflow gateways of an AI stack, in one binary.
+#[derive(Debug, Parser)]
+#[command(name = "strata", version, about, propagate_version = true)]
+pub struct Cli {
+    /// Log format: json (one object per line) or pretty.
+    #[arg(long, global = true, env = "STRATA_LOG_FORMAT", default_value = "pretty", value_parser = parse_format)]
+    log_format: LogFormat,
+    /// Log filter, e.g. `info` or `info,strata_app=debug` (RUST_LOG wins when set).
+    #[arg(long, global = true, env = "STRATA_LOG", default_value = "info")]
+    log_level: String,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the gateway layers and the admin listener.
+    Serve {
+        /// Config file; the embedded defaults when absent.
+        #[arg(long, short, env = "STRATA_CONFIG")]
+        config: Option<PathBuf>,
+        /// The layers to run, comma-separated.
+        #[arg(long, value_delimiter = ',', default_value = "ai,mcp,agent", value_parser = parse_layer)]
+        layers: Vec<Layer>,
+    },
+    /// Validate a config file and print every error with its line.
+    Check {
+        /// Config file.
+        #[arg(long, short, env = "STRATA_CONFIG")]
+        config: PathBuf,
+    },
+    /// Print the JSON Schema of the config file.
+    Schema,
+}
+
+fn parse_format(s: &str) -> Result<LogFormat, String> {
+    s.parse()
+}
+
+fn parse_layer(s: &str) -> Result<Layer, String> {
+    Layer::parse(s.trim()).ok_or_else(|| format!("unknown layer {s:?} (ai, mcp or agent)"))
+}
+
+impl Cli {
+    /// Runs the chosen command and returns the process exit code.
+    #[allow(clippy::print_stdout, clippy::print_stderr)]
+    pub fn run(self) -> ExitCode {
+        match self.command {
+            Command::Check { config } => ExitCode::from(u8::try_from(strata_app::check(&config)).unwrap_or(1)),
+            Command::Schema => {
+                print!("{}", strata_app::schema());
+                ExitCode::SUCCESS
+            }
+            Command::Serve { config, mut layers } => {
+                layers.sort();
+                layers.dedup();
+                let options = ServeOptions {
+                    config,
+                    layers,
+                    log_format: self.log_format,
+                    log_level: self.log_level,
+                };
+                let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+                    Ok(rt) => rt,
+                    Err(e) => {
+                        eprintln!("error: cannot start the async runtime: {e}");
+                        return ExitCode::FAILURE;
+                    }
+                };
+                match runtime.block_on(strata_app::serve(options)) {
+                    Ok(()) => ExitCode::SUCCESS,
+                    Err(AppError::Config(errors)) => {
+                        eprint!("{errors}");
+                        eprintln!("strata serve: refusing to start with an invalid config");
+                        ExitCode::FAILURE
+                    }
+                    Err(e) => {
+                        eprintln!("error: {e}");
+                        ExitCode::FAILURE
+                    }
+                }
+            }
+        }
+    }
+}
