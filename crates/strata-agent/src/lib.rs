@@ -12,7 +12,9 @@ pub use error::AgentError;
 
 /// Builds the agent layer's router from the config.
 pub fn build(_config: &Config) -> Result<Router, AgentError> {
-    Ok(Router::new().fallback(|method: axum::http::Method, uri: axum::http::Uri| async move {
-        AgentError::UnknownPath(format!("{method} {}", uri.path()))
-    }))
+    Ok(Router::new().fallback(
+        |method: axum::http::Method, uri: axum::http::Uri| async move {
+            AgentError::UnknownPath(format!("{method} {}", uri.path()))
+        },
+    ))
 }

@@ -13,7 +13,9 @@ pub use error::AiError;
 
 /// Builds the ai layer's router from the config.
 pub fn build(_config: &Config) -> Result<Router, AiError> {
-    Ok(Router::new().fallback(|method: axum::http::Method, uri: axum::http::Uri| async move {
-        AiError::UnknownPath(format!("{method} {}", uri.path()))
-    }))
+    Ok(Router::new().fallback(
+        |method: axum::http::Method, uri: axum::http::Uri| async move {
+            AiError::UnknownPath(format!("{method} {}", uri.path()))
+        },
+    ))
 }

@@ -81,7 +81,10 @@ async fn metrics(State(app): State<Arc<AppState>>, headers: HeaderMap) -> Respon
             .into_response()
     } else {
         (
-            [(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
+            [(
+                header::CONTENT_TYPE,
+                "text/plain; version=0.0.4; charset=utf-8",
+            )],
             app.metrics.encode_prometheus(),
         )
             .into_response()
@@ -102,7 +105,9 @@ async fn config(State(app): State<Arc<AppState>>, headers: HeaderMap) -> Respons
             return (
                 StatusCode::UNAUTHORIZED,
                 [(header::WWW_AUTHENTICATE, "Bearer")],
-                axum::Json(json!({ "error": { "code": "unauthorized", "message": "admin key required" } })),
+                axum::Json(
+                    json!({ "error": { "code": "unauthorized", "message": "admin key required" } }),
+                ),
             )
                 .into_response();
         }

@@ -10,7 +10,9 @@ use axum::response::{IntoResponse, Response};
 use strata_config::Layer;
 use strata_telemetry::{HttpObserver, Metrics, observe};
 use tower::ServiceExt;
-use tower_http::request_id::{MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer};
+use tower_http::request_id::{
+    MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer,
+};
 
 use crate::serve::AppState;
 

@@ -19,7 +19,10 @@ pub enum AppError {
     #[error("telemetry: {0}")]
     Telemetry(#[from] strata_telemetry::TelemetryError),
     #[error("building the {layer} layer: {message}")]
-    Layer { layer: &'static str, message: String },
+    Layer {
+        layer: &'static str,
+        message: String,
+    },
     #[error("cannot watch the config file: {0}")]
     Watch(#[from] notify::Error),
     #[error("cannot install signal handlers: {0}")]

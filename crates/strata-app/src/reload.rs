@@ -2,7 +2,7 @@
 //! swapped in whole. An invalid edit is logged with every error and the old config keeps
 //! serving.
 
-use std::path::PathBuf;
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -18,8 +18,8 @@ use crate::serve::AppState;
 const SETTLE: Duration = Duration::from_millis(200);
 
 /// Starts watching the file and SIGHUP.
-pub fn spawn(app: Arc<AppState>, path: PathBuf) -> Result<(), AppError> {
-    let (watch, mut changes) = strata_config::watch(&path)?;
+pub fn spawn(app: Arc<AppState>, path: &Path) -> Result<(), AppError> {
+    let (watch, mut changes) = strata_config::watch(path)?;
     let mut hangup = signal(SignalKind::hangup()).map_err(AppError::Signals)?;
     tokio::spawn(async move {
         let _watch = watch;
@@ -83,7 +83,8 @@ pub async fn reload(app: &AppState, trigger: &'static str) {
     app.metrics.set_config_generation(generation);
     tracing::info!(trigger, generation, sha256 = %digest, "config reloaded");
     let mut record = AuditRecord::new("admin", "config.reload", Outcome::Ok);
-    record.detail = serde_json::json!({ "trigger": trigger, "generation": generation, "sha256": digest });
+    record.detail =
+        serde_json::json!({ "trigger": trigger, "generation": generation, "sha256": digest });
     app.audit(record).await;
 }
 

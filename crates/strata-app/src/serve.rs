@@ -102,7 +102,10 @@ async fn run(options: ServeOptions, config: Config, source: &str) -> Result<(), 
     let admin_listener = bind("admin", &listeners_config.admin).await?;
     let mut layer_listeners = Vec::new();
     for &layer in &options.layers {
-        layer_listeners.push((layer, bind(layer.name(), listeners_config.layer(layer)).await?));
+        layer_listeners.push((
+            layer,
+            bind(layer.name(), listeners_config.layer(layer)).await?,
+        ));
     }
 
     let app = Arc::new(AppState {
@@ -131,7 +134,7 @@ async fn run(options: ServeOptions, config: Config, source: &str) -> Result<(), 
 
     spawn_signal_handlers(app.clone())?;
     if let Some(path) = &options.config {
-        reload::spawn(app.clone(), path.clone())?;
+        reload::spawn(app.clone(), path)?;
     }
 
     let layer_names: Vec<&str> = options.layers.iter().map(|l| l.name()).collect();
@@ -158,7 +161,11 @@ async fn run(options: ServeOptions, config: Config, source: &str) -> Result<(), 
         tracing::error!(error = %e, "flushing the audit log failed");
     }
     store.close().await;
-    tracing::info!(drained = outcome.clean, took_ms = outcome.took.as_millis() as u64, "stopped");
+    tracing::info!(
+        drained = outcome.clean,
+        took_ms = outcome.took.as_millis() as u64,
+        "stopped"
+    );
     Ok(())
 }
 

@@ -1,12 +1,20 @@
 //! Serving listeners until shutdown, then draining: stop accepting at once, let in-flight
 //! requests and streams finish up to the drain timeout, then cut what is left.
+//!
+//! Each connection is its own task: on shutdown it is asked to close gracefully (idle
+//! keep-alive connections close at once, busy ones after their response), and at the drain
+//! timeout it is dropped, which closes the socket.
 
 use std::time::Duration;
 
 use axum::Router;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::server::conn::auto::Builder;
+use hyper_util::service::TowerToHyperService;
 use strata_core::Shutdown;
-use tokio::net::TcpListener;
-use tokio::task::JoinSet;
+use tokio::net::{TcpListener, TcpStream};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 
 /// How a drain ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -24,39 +32,98 @@ pub async fn serve_routers(
     shutdown: Shutdown,
     drain_timeout: Duration,
 ) -> DrainOutcome {
-    let mut servers = JoinSet::new();
+    let connections = TaskTracker::new();
+    let cut = CancellationToken::new();
+    let accepting = TaskTracker::new();
     for (listener, router) in listeners {
-        let signal = shutdown.clone();
-        servers.spawn(async move {
-            axum::serve(listener, router)
-                .with_graceful_shutdown(async move { signal.triggered().await })
-                .await
-        });
+        accepting.spawn(accept_loop(
+            listener,
+            router,
+            shutdown.clone(),
+            connections.clone(),
+            cut.clone(),
+        ));
     }
+    accepting.close();
     shutdown.triggered().await;
+    // The accept loops return at once, dropping (closing) their listening sockets.
+    accepting.wait().await;
     let started = tokio::time::Instant::now();
     tracing::info!(
         timeout_ms = drain_timeout.as_millis() as u64,
+        open = connections.len(),
         "draining: no new connections; waiting for in-flight requests"
     );
-    let drained = tokio::time::timeout(drain_timeout, async {
-        while let Some(result) = servers.join_next().await {
-            if let Ok(Err(e)) = result {
-                tracing::warn!(error = %e, "listener ended with an error");
-            }
-        }
-    })
-    .await
-    .is_ok();
-    if !drained {
+    connections.close();
+    let clean = tokio::time::timeout(drain_timeout, connections.wait())
+        .await
+        .is_ok();
+    if !clean {
         tracing::warn!(
-            open = servers.len(),
+            open = connections.len(),
             "drain timeout reached; closing the remaining connections"
         );
-        servers.abort_all();
+        cut.cancel();
+        connections.wait().await;
     }
     DrainOutcome {
-        clean: drained,
+        clean,
         took: started.elapsed(),
+    }
+}
+
+async fn accept_loop(
+    listener: TcpListener,
+    router: Router,
+    shutdown: Shutdown,
+    connections: TaskTracker,
+    cut: CancellationToken,
+) {
+    loop {
+        let accepted = tokio::select! {
+            () = shutdown.triggered() => return,
+            accepted = listener.accept() => accepted,
+        };
+        match accepted {
+            Ok((stream, _peer)) => {
+                connections.spawn(serve_connection(
+                    stream,
+                    router.clone(),
+                    shutdown.clone(),
+                    cut.clone(),
+                ));
+            }
+            Err(e) => {
+                // Out of file descriptors and the like: back off instead of spinning.
+                tracing::warn!(error = %e, "accept failed");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+    }
+}
+
+async fn serve_connection(
+    stream: TcpStream,
+    router: Router,
+    shutdown: Shutdown,
+    cut: CancellationToken,
+) {
+    let _ = stream.set_nodelay(true);
+    let builder = Builder::new(TokioExecutor::new());
+    let connection = builder
+        .serve_connection_with_upgrades(TokioIo::new(stream), TowerToHyperService::new(router));
+    tokio::pin!(connection);
+    let result = tokio::select! {
+        result = connection.as_mut() => result,
+        () = shutdown.triggered() => {
+            connection.as_mut().graceful_shutdown();
+            tokio::select! {
+                result = connection.as_mut() => result,
+                () = cut.cancelled() => return,
+            }
+        }
+    };
+    if let Err(e) = result {
+        tracing::debug!(error = %e, "connection ended with an error");
     }
 }

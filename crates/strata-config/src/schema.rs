@@ -54,13 +54,15 @@ fn alternatives<'a>(root: &'a Value, node: &'a Value) -> Vec<&'a Value> {
 pub fn at<'a>(root: &'a Value, path: &[Seg]) -> Option<&'a Value> {
     let mut node = resolve(root, root);
     for seg in path {
-        node = alternatives(root, node).into_iter().find_map(|alt| match seg {
-            Seg::Key(k) => alt
-                .get("properties")
-                .and_then(|p| p.get(k))
-                .or_else(|| alt.get("additionalProperties").filter(|v| v.is_object())),
-            Seg::Index(_) => alt.get("items"),
-        })?;
+        node = alternatives(root, node)
+            .into_iter()
+            .find_map(|alt| match seg {
+                Seg::Key(k) => alt
+                    .get("properties")
+                    .and_then(|p| p.get(k))
+                    .or_else(|| alt.get("additionalProperties").filter(|v| v.is_object())),
+                Seg::Index(_) => alt.get("items"),
+            })?;
         node = resolve(root, node);
     }
     Some(node)

@@ -11,8 +11,8 @@ use serde_json::Value;
 
 use crate::error::ConfigError;
 use crate::model::ProviderKind;
-use crate::schema;
 use crate::yaml::{Kind, Node, Pos, Seg, path_string};
+use crate::{schema, value};
 
 static SCHEMA: LazyLock<Value> = LazyLock::new(schema::json_schema);
 
@@ -135,7 +135,9 @@ pub(crate) fn check_schema(report: &mut Report<'_>, json: &mut Value) {
                 report.at(&path, format!("missing required key `{name}`"));
             }
             K::Type { .. } | K::AnyOf { .. } | K::OneOfNotValid { .. } | K::Enum { .. } => {
-                let found = json.pointer(&pointer(&path)).map_or("nothing", schema::found);
+                // Describe what was written, not what it was read as.
+                let written = report.tree.get(&path).map(value::to_json);
+                let found = written.as_ref().map_or("nothing", schema::found);
                 let expected = schema::expected(&SCHEMA, &path);
                 report.at(&path, format!("expected {expected}, found {found}"));
             }
@@ -259,7 +261,9 @@ pub(crate) fn check_semantics(report: &mut Report<'_>, json: &Value) {
 fn check_listeners(report: &mut Report<'_>, json: &Value) {
     let mut seen: BTreeMap<SocketAddr, &str> = BTreeMap::new();
     for name in ["ai", "mcp", "agent", "admin"] {
-        let Some(addr) = json.pointer(&format!("/listeners/{name}")).and_then(Value::as_str)
+        let Some(addr) = json
+            .pointer(&format!("/listeners/{name}"))
+            .and_then(Value::as_str)
         else {
             continue;
         };
@@ -326,7 +330,10 @@ fn check_providers(report: &mut Report<'_>, json: &Value) {
         };
         let path = list_path(LIST, *i, "fallback");
         if fallback == *name {
-            report.at(&path, format!("provider `{name}` cannot fall back to itself"));
+            report.at(
+                &path,
+                format!("provider `{name}` cannot fall back to itself"),
+            );
         } else {
             known_ref(report, &path, "provider", fallback, &names);
             fallback_of.insert(name, fallback);

@@ -16,7 +16,8 @@ pub fn to_json(node: &Node) -> Value {
         Kind::Map(entries) => {
             let mut map = Map::new();
             for (key, value) in entries {
-                map.entry(key.name.clone()).or_insert_with(|| to_json(value));
+                map.entry(key.name.clone())
+                    .or_insert_with(|| to_json(value));
             }
             Value::Object(map)
         }

@@ -32,7 +32,10 @@ pub struct Node {
 pub enum Kind {
     /// A scalar: its text and whether it was written plain (unquoted), which decides
     /// whether it may be read as a number, a boolean or null.
-    Scalar { text: String, plain: bool },
+    Scalar {
+        text: String,
+        plain: bool,
+    },
     Seq(Vec<Node>),
     /// Entries in file order, each key with its own position.
     Map(Vec<(Key, Node)>),
@@ -293,7 +296,9 @@ mod tests {
     #[test]
     fn aliases_copy_the_anchored_node() {
         let (doc, _) = parse("x: &h {k: v}\ny: *h\n").unwrap();
-        let v = doc.get(&[Seg::Key("y".into()), Seg::Key("k".into())]).unwrap();
+        let v = doc
+            .get(&[Seg::Key("y".into()), Seg::Key("k".into())])
+            .unwrap();
         assert!(matches!(&v.kind, Kind::Scalar { text, .. } if text == "v"));
     }
 
@@ -305,7 +310,11 @@ mod tests {
 
     #[test]
     fn path_format() {
-        let p = [Seg::Key("ai".into()), Seg::Key("providers".into()), Seg::Index(1)];
+        let p = [
+            Seg::Key("ai".into()),
+            Seg::Key("providers".into()),
+            Seg::Index(1),
+        ];
         assert_eq!(path_string(&p), "ai.providers[1]");
     }
 }

@@ -20,7 +20,11 @@ pub struct HttpObserver {
 }
 
 /// axum middleware (`from_fn_with_state`) observing one request.
-pub async fn observe(State(observer): State<HttpObserver>, request: Request, next: Next) -> Response {
+pub async fn observe(
+    State(observer): State<HttpObserver>,
+    request: Request,
+    next: Next,
+) -> Response {
     let started = Instant::now();
     let request_id = request
         .headers()

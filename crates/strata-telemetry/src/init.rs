@@ -3,6 +3,7 @@
 //! endpoint is configured, exports them.
 
 use std::collections::HashMap;
+use std::io::IsTerminal;
 use std::str::FromStr;
 
 use opentelemetry::trace::TracerProvider as _;
@@ -92,7 +93,11 @@ impl Telemetry {
                 )
                 .try_init(),
             LogFormat::Pretty => registry
-                .with(tracing_subscriber::fmt::layer().with_writer(std::io::stderr))
+                .with(
+                    tracing_subscriber::fmt::layer()
+                        .with_ansi(std::io::stderr().is_terminal())
+                        .with_writer(std::io::stderr),
+                )
                 .try_init(),
         };
         result.map_err(|_| TelemetryError::AlreadyInstalled)?;

@@ -235,7 +235,10 @@ mod tests {
             text.contains(r#"strata_http_requests_total{layer="ai",method="POST",status="200"} 1"#),
             "{text}"
         );
-        assert!(text.contains(r#"strata_config_reloads_total{result="ok"} 1"#), "{text}");
+        assert!(
+            text.contains(r#"strata_config_reloads_total{result="ok"} 1"#),
+            "{text}"
+        );
         assert!(text.contains("strata_build_info{version="), "{text}");
     }
 
@@ -244,9 +247,18 @@ mod tests {
         let m = Metrics::new();
         m.config_reload("invalid");
         let text = m.encode_prometheus();
-        assert!(text.contains("# TYPE strata_config_reloads_total counter\n"), "{text}");
-        assert!(text.contains("# HELP strata_config_reloads_total Config reload"), "{text}");
-        assert!(text.contains("# TYPE strata_config_generation gauge\n"), "{text}");
+        assert!(
+            text.contains("# TYPE strata_config_reloads_total counter\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("# HELP strata_config_reloads_total Config reload"),
+            "{text}"
+        );
+        assert!(
+            text.contains("# TYPE strata_config_generation gauge\n"),
+            "{text}"
+        );
         assert!(!text.contains("# EOF"), "{text}");
     }
 
@@ -254,8 +266,14 @@ mod tests {
     fn in_flight_guard_decrements() {
         let m = Metrics::new();
         let guard = m.in_flight("mcp");
-        assert!(m.encode().contains(r#"strata_http_requests_in_flight{layer="mcp"} 1"#));
+        assert!(
+            m.encode()
+                .contains(r#"strata_http_requests_in_flight{layer="mcp"} 1"#)
+        );
         drop(guard);
-        assert!(m.encode().contains(r#"strata_http_requests_in_flight{layer="mcp"} 0"#));
+        assert!(
+            m.encode()
+                .contains(r#"strata_http_requests_in_flight{layer="mcp"} 0"#)
+        );
     }
 }

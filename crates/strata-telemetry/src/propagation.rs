@@ -43,7 +43,9 @@ pub fn extract(headers: &HeaderMap) -> opentelemetry::Context {
 /// for a call to the next hop.
 pub fn inject_current(headers: &mut HeaderMap) {
     let cx = tracing::Span::current().context();
-    opentelemetry::global::get_text_map_propagator(|p| p.inject_context(&cx, &mut HeadersMut(headers)));
+    opentelemetry::global::get_text_map_propagator(|p| {
+        p.inject_context(&cx, &mut HeadersMut(headers))
+    });
 }
 
 /// The 32-hex-digit trace id of the current span, if it has a valid one.

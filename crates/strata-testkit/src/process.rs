@@ -103,7 +103,10 @@ impl StrataProcess {
             if let Some(child) = self.child.as_mut()
                 && let Ok(Some(status)) = child.try_wait()
             {
-                panic!("strata exited with {status} before {url} was ready:\n{}", self.logs());
+                panic!(
+                    "strata exited with {status} before {url} was ready:\n{}",
+                    self.logs()
+                );
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }

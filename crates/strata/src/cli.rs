@@ -56,7 +56,9 @@ impl Cli {
     #[allow(clippy::print_stdout, clippy::print_stderr)]
     pub fn run(self) -> ExitCode {
         match self.command {
-            Command::Check { config } => ExitCode::from(u8::try_from(strata_app::check(&config)).unwrap_or(1)),
+            Command::Check { config } => {
+                ExitCode::from(u8::try_from(strata_app::check(&config)).unwrap_or(1))
+            }
             Command::Schema => {
                 print!("{}", strata_app::schema());
                 ExitCode::SUCCESS
@@ -70,7 +72,10 @@ impl Cli {
                     log_format: self.log_format,
                     log_level: self.log_level,
                 };
-                let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+                let runtime = match tokio::runtime::Builder::new_multi_thread()
+                    .enable_all()
+                    .build()
+                {
                     Ok(rt) => rt,
                     Err(e) => {
                         eprintln!("error: cannot start the async runtime: {e}");

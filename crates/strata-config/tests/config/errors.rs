@@ -151,8 +151,9 @@ fn interpolation_fills_values_and_keeps_types() {
 
 #[test]
 fn unquoted_scalars_are_read_as_strings_where_strings_belong() {
-    let config = load("ai:\n  providers:\n    - { name: azure, api_version: 2024-10-21, api_key: 12345 }\n")
-        .unwrap();
+    let config =
+        load("ai:\n  providers:\n    - { name: azure, api_version: 2024-10-21, api_key: 12345 }\n")
+            .unwrap();
     let p = &config.ai.providers[0];
     assert_eq!(p.api_version.as_deref(), Some("2024-10-21"));
     assert_eq!(p.api_key.as_ref().unwrap().expose(), "12345");

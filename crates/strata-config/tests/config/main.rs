@@ -1,5 +1,7 @@
 //! Integration tests of config loading: every mistake reported at once, with its place.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod errors;
 mod examples;
 mod schema_file;

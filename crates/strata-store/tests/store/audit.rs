@@ -34,9 +34,21 @@ pub async fn filters(store: Store) -> Result<(), Failed> {
         limit,
     };
     let times = |recs: Vec<AuditRecord>| recs.iter().map(|r| r.ts_ms).collect::<Vec<_>>();
-    assert_eq!(times(store.audit_records(&q(Some("a"), None, None, 0)).await?), [1004, 1002, 1000]);
-    assert_eq!(times(store.audit_records(&q(None, Some("p1"), None, 0)).await?), [1003, 1001]);
-    assert_eq!(times(store.audit_records(&q(None, None, Some(1003), 0)).await?), [1004, 1003]);
-    assert_eq!(times(store.audit_records(&q(None, None, None, 2)).await?), [1004, 1003]);
+    assert_eq!(
+        times(store.audit_records(&q(Some("a"), None, None, 0)).await?),
+        [1004, 1002, 1000]
+    );
+    assert_eq!(
+        times(store.audit_records(&q(None, Some("p1"), None, 0)).await?),
+        [1003, 1001]
+    );
+    assert_eq!(
+        times(store.audit_records(&q(None, None, Some(1003), 0)).await?),
+        [1004, 1003]
+    );
+    assert_eq!(
+        times(store.audit_records(&q(None, None, None, 2)).await?),
+        [1004, 1003]
+    );
     Ok(())
 }

@@ -70,7 +70,9 @@ pub fn run(backend: &TestBackend, test: TestFn) -> Result<(), Failed> {
                 let db = format!("strata_t_{}", uuid::Uuid::new_v4().simple());
                 sqlx::any::install_default_drivers();
                 let mut admin = sqlx::AnyConnection::connect(base).await?;
-                admin.execute(sqlx::AssertSqlSafe(format!("CREATE DATABASE {db}"))).await?;
+                admin
+                    .execute(sqlx::AssertSqlSafe(format!("CREATE DATABASE {db}")))
+                    .await?;
                 let mut url = url::Url::parse(base)?;
                 url.set_path(&db);
                 let store = Store::connect(&storage(url.to_string())).await?;
@@ -78,7 +80,9 @@ pub fn run(backend: &TestBackend, test: TestFn) -> Result<(), Failed> {
                 let result = test(store.clone()).await;
                 store.close().await;
                 admin
-                    .execute(sqlx::AssertSqlSafe(format!("DROP DATABASE {db} WITH (FORCE)")))
+                    .execute(sqlx::AssertSqlSafe(format!(
+                        "DROP DATABASE {db} WITH (FORCE)"
+                    )))
                     .await?;
                 result
             }
@@ -111,7 +115,8 @@ pub fn sqlite_only_trials() -> Vec<Trial> {
                 let dir = tempfile::tempdir()?;
                 let url = format!("sqlite://{}", dir.path().join("r.db").display());
                 let store = Store::connect(&storage(url.clone())).await?;
-                let rec = strata_store::AuditRecord::new("system", "test", strata_store::Outcome::Ok);
+                let rec =
+                    strata_store::AuditRecord::new("system", "test", strata_store::Outcome::Ok);
                 let writer = strata_store::BatchWriter::spawn(store.clone(), Default::default());
                 writer.write(rec.clone()).await?;
                 writer.flush().await?;
@@ -122,16 +127,19 @@ pub fn sqlite_only_trials() -> Vec<Trial> {
                 Ok(())
             })
         }),
-        Trial::test("store::rejects_unsupported_urls_without_echoing_them", || {
-            runtime().block_on(async {
-                let err = Store::connect(&storage("mysql://root:hunter2@x/db".into()))
-                    .await
-                    .expect_err("mysql is not supported");
-                let text = err.to_string();
-                assert!(text.contains("unsupported storage URL"), "{text}");
-                assert!(!text.contains("hunter2"), "{text}");
-                Ok(())
-            })
-        }),
+        Trial::test(
+            "store::rejects_unsupported_urls_without_echoing_them",
+            || {
+                runtime().block_on(async {
+                    let err = Store::connect(&storage("mysql://root:hunter2@x/db".into()))
+                        .await
+                        .expect_err("mysql is not supported");
+                    let text = err.to_string();
+                    assert!(text.contains("unsupported storage URL"), "{text}");
+                    assert!(!text.contains("hunter2"), "{text}");
+                    Ok(())
+                })
+            },
+        ),
     ]
 }

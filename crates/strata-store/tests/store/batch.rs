@@ -41,8 +41,12 @@ pub async fn flush_is_durable(store: Store) -> Result<(), Failed> {
         ..BatchWriterOptions::default()
     };
     let writer = BatchWriter::spawn(store.clone(), options);
-    writer.write(AuditRecord::new("system", "one", Outcome::Ok)).await?;
-    writer.write(AuditRecord::new("system", "two", Outcome::Ok)).await?;
+    writer
+        .write(AuditRecord::new("system", "one", Outcome::Ok))
+        .await?;
+    writer
+        .write(AuditRecord::new("system", "two", Outcome::Ok))
+        .await?;
     tokio::time::timeout(Duration::from_secs(10), writer.flush()).await??;
     assert_eq!(store.audit_count().await?, 2);
     Ok(())

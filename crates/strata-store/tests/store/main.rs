@@ -2,6 +2,8 @@
 //! `STRATA_TEST_POSTGRES_URL` is set (otherwise it is listed as ignored). Redis tests run when
 //! `STRATA_TEST_REDIS_URL` is set.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod audit;
 mod backends;
 mod batch;
@@ -18,12 +20,20 @@ pub type TestFn = fn(Store) -> Pin<Box<dyn Future<Output = Result<(), Failed>>>>
 
 /// Every store test, by name.
 const TESTS: &[(&str, TestFn)] = &[
-    ("migrations_apply_once", |s| Box::pin(migrations::apply_once(s))),
+    ("migrations_apply_once", |s| {
+        Box::pin(migrations::apply_once(s))
+    }),
     ("audit_round_trip", |s| Box::pin(audit::round_trip(s))),
     ("audit_filters", |s| Box::pin(audit::filters(s))),
-    ("batch_writer_loses_nothing", |s| Box::pin(batch::loses_nothing(s))),
-    ("batch_writer_flush_is_durable", |s| Box::pin(batch::flush_is_durable(s))),
-    ("ping", |s| Box::pin(async move { s.ping().await.map_err(|e| e.to_string().into()) })),
+    ("batch_writer_loses_nothing", |s| {
+        Box::pin(batch::loses_nothing(s))
+    }),
+    ("batch_writer_flush_is_durable", |s| {
+        Box::pin(batch::flush_is_durable(s))
+    }),
+    ("ping", |s| {
+        Box::pin(async move { s.ping().await.map_err(|e| e.to_string().into()) })
+    }),
 ];
 
 fn main() {

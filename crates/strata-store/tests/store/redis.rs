@@ -25,7 +25,13 @@ pub fn trials() -> Vec<Trial> {
             let redis = store.redis().expect("redis configured");
             let key = format!("strata:test:{}", uuid::Uuid::new_v4());
             let mut conn = redis.conn();
-            let () = redis::cmd("SET").arg(&key).arg("v").arg("EX").arg(60).query_async(&mut conn).await?;
+            let () = redis::cmd("SET")
+                .arg(&key)
+                .arg("v")
+                .arg("EX")
+                .arg(60)
+                .query_async(&mut conn)
+                .await?;
             let got: String = redis::cmd("GET").arg(&key).query_async(&mut conn).await?;
             assert_eq!(got, "v");
             let _: i64 = redis::cmd("DEL").arg(&key).query_async(&mut conn).await?;

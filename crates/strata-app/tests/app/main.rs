@@ -1,0 +1,5 @@
+//! strata-app integration tests.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod drain;

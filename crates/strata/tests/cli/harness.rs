@@ -1,0 +1,110 @@
+//! Starts `strata serve` on free ports with a config in a temp directory.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use strata_testkit::{StrataProcess, free_port};
+
+pub fn bin() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_strata"))
+}
+
+/// The four listener ports of one stack.
+#[derive(Debug, Clone, Copy)]
+pub struct Ports {
+    pub ai: u16,
+    pub mcp: u16,
+    pub agent: u16,
+    pub admin: u16,
+}
+
+impl Ports {
+    pub fn free() -> Self {
+        Self {
+            ai: free_port(),
+            mcp: free_port(),
+            agent: free_port(),
+            admin: free_port(),
+        }
+    }
+
+    /// The `listeners` and `storage` sections for these ports and `dir`.
+    pub fn base_yaml(&self, dir: &Path) -> String {
+        format!(
+            "listeners:\n  ai: 127.0.0.1:{}\n  mcp: 127.0.0.1:{}\n  agent: 127.0.0.1:{}\n  admin: 127.0.0.1:{}\n\
+             storage:\n  url: sqlite://{}\n",
+            self.ai,
+            self.mcp,
+            self.agent,
+            self.admin,
+            dir.join("strata.db").display()
+        )
+    }
+
+    pub fn admin_url(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}{path}", self.admin)
+    }
+}
+
+/// A running stack; the process is killed and the directory removed on drop.
+pub struct Stack {
+    pub dir: tempfile::TempDir,
+    pub ports: Ports,
+    pub config: PathBuf,
+    pub process: StrataProcess,
+}
+
+impl Stack {
+    /// Starts `strata serve` with the base config plus `extra` YAML.
+    pub async fn start(extra: &str, args: &[&str], envs: &[(&str, &str)]) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let ports = Ports::free();
+        let config = dir.path().join("strata.yaml");
+        std::fs::write(&config, format!("{}{extra}", ports.base_yaml(dir.path()))).unwrap();
+        let config_arg = config.display().to_string();
+        let mut all_args = vec!["serve", "--config", &config_arg];
+        all_args.extend_from_slice(args);
+        let mut process = StrataProcess::start(&bin(), dir.path(), &all_args, envs);
+        process
+            .wait_ready(&ports.admin_url("/healthz"), Duration::from_secs(20))
+            .await;
+        Self {
+            dir,
+            ports,
+            config,
+            process,
+        }
+    }
+
+    pub async fn get_json(&self, path: &str) -> (u16, serde_json::Value) {
+        let response = reqwest::get(self.ports.admin_url(path)).await.unwrap();
+        let status = response.status().as_u16();
+        (status, response.json().await.unwrap())
+    }
+
+    /// Rewrites the config file (same base, new `extra`).
+    pub fn write_config(&self, extra: &str) {
+        let text = format!("{}{extra}", self.ports.base_yaml(self.dir.path()));
+        std::fs::write(&self.config, text).unwrap();
+    }
+
+    pub fn db_url(&self) -> String {
+        format!("sqlite://{}", self.dir.path().join("strata.db").display())
+    }
+}
+
+/// Polls `check` every 50 ms until it returns `Some`, or panics after `limit`.
+pub async fn eventually<T, F, Fut>(limit: Duration, what: &str, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Option<T>>,
+{
+    let start = std::time::Instant::now();
+    loop {
+        if let Some(v) = check().await {
+            return v;
+        }
+        assert!(start.elapsed() < limit, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}

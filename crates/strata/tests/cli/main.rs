@@ -1,0 +1,10 @@
+//! End-to-end tests of the `strata` binary: check, schema, serve, reload, shutdown, telemetry.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod check;
+mod harness;
+mod reload;
+mod serve;
+mod shutdown;
+mod telemetry;

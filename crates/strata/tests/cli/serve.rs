@@ -1,0 +1,223 @@
+//! `strata serve`: listeners per layer, health, readiness, metrics, request ids, trace context.
+
+use std::time::Duration;
+
+use crate::harness::{Stack, eventually};
+
+#[tokio::test]
+async fn every_layer_and_admin_listen_and_report_ready() {
+    let stack = Stack::start("", &[], &[]).await;
+    let (status, ready) = stack.get_json("/readyz").await;
+    assert_eq!(status, 200, "{ready}");
+    assert_eq!(ready["status"], "ready");
+    for check in ["storage", "ai", "mcp", "agent"] {
+        assert!(
+            ready["checks"][check] == "ok" || ready["checks"][check] == "up",
+            "{ready}"
+        );
+    }
+    let (status, health) = stack.get_json("/healthz").await;
+    assert_eq!(status, 200);
+    assert_eq!(health["config"]["generation"], 1);
+
+    // Each layer answers on its own port in its own protocol's error shape.
+    let ai = reqwest::get(format!("http://127.0.0.1:{}/v1/nope", stack.ports.ai))
+        .await
+        .unwrap();
+    assert_eq!(ai.status(), 404);
+    let ai: serde_json::Value = ai.json().await.unwrap();
+    assert_eq!(ai["error"]["type"], "invalid_request_error");
+    let mcp = reqwest::get(format!("http://127.0.0.1:{}/mcp/none", stack.ports.mcp))
+        .await
+        .unwrap();
+    let mcp: serde_json::Value = mcp.json().await.unwrap();
+    assert_eq!(mcp["jsonrpc"], "2.0");
+    assert_eq!(mcp["error"]["code"], -32601);
+    let agent = reqwest::get(format!("http://127.0.0.1:{}/v1/x", stack.ports.agent))
+        .await
+        .unwrap();
+    assert_eq!(agent.status(), 404);
+}
+
+#[tokio::test]
+async fn only_the_chosen_layers_are_served() {
+    let stack = Stack::start("", &["--layers", "ai"], &[]).await;
+    let (status, ready) = stack.get_json("/readyz").await;
+    assert_eq!(status, 200, "{ready}");
+    assert_eq!(ready["checks"]["ai"], "up");
+    assert!(ready["checks"].get("mcp").is_none(), "{ready}");
+    let mcp = reqwest::get(format!("http://127.0.0.1:{}/", stack.ports.mcp)).await;
+    assert!(mcp.is_err(), "mcp listener must not be bound");
+}
+
+#[tokio::test]
+async fn request_ids_and_trace_context_are_propagated() {
+    let stack = Stack::start("", &[], &[]).await;
+    let client = reqwest::Client::new();
+    let trace_id = "4bf92f3577b34da6a3ce929d0e0e4736";
+    let response = client
+        .get(format!(
+            "http://127.0.0.1:{}/v1/models-nope",
+            stack.ports.ai
+        ))
+        .header("traceparent", format!("00-{trace_id}-00f067aa0ba902b7-01"))
+        .send()
+        .await
+        .unwrap();
+    let traceparent = response.headers()["traceparent"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    let parts: Vec<&str> = traceparent.split('-').collect();
+    assert_eq!(parts[1], trace_id, "trace continued: {traceparent}");
+    assert_ne!(parts[2], "00f067aa0ba902b7", "a new span of the same trace");
+    assert_eq!(response.headers()["x-request-id"].len(), 36);
+
+    // A caller's request id is kept.
+    let response = client
+        .get(stack.ports.admin_url("/healthz"))
+        .header("x-request-id", "req-123")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.headers()["x-request-id"], "req-123");
+
+    // Without a traceparent a new trace starts.
+    let response = client
+        .get(stack.ports.admin_url("/healthz"))
+        .send()
+        .await
+        .unwrap();
+    let fresh = response.headers()["traceparent"].to_str().unwrap();
+    assert!(!fresh.contains(trace_id));
+    assert_eq!(fresh.len(), 55);
+}
+
+#[tokio::test]
+async fn metrics_are_valid_prometheus_text() {
+    let stack = Stack::start("", &[], &[]).await;
+    reqwest::get(format!("http://127.0.0.1:{}/v1/nope", stack.ports.ai))
+        .await
+        .unwrap();
+    let response = reqwest::get(stack.ports.admin_url("/metrics"))
+        .await
+        .unwrap();
+    assert!(
+        response.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/plain; version=0.0.4")
+    );
+    let text = response.text().await.unwrap();
+    assert!(
+        text.contains(r#"strata_http_requests_total{layer="ai",method="GET",status="404"} 1"#),
+        "{text}"
+    );
+    assert!(text.contains("strata_config_generation 1"), "{text}");
+
+    match which("promtool") {
+        Some(promtool) => {
+            let mut child = std::process::Command::new(promtool)
+                .args(["check", "metrics"])
+                .stdin(std::process::Stdio::piped())
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap();
+            use std::io::Write;
+            child
+                .stdin
+                .take()
+                .unwrap()
+                .write_all(text.as_bytes())
+                .unwrap();
+            let out = child.wait_with_output().unwrap();
+            assert!(
+                out.status.success(),
+                "promtool check metrics failed:\n{}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        None => {
+            assert!(
+                !strata_testkit::services::services_required(),
+                "promtool is required in CI (apt-get install prometheus)"
+            );
+            eprintln!("skipped: promtool not installed");
+        }
+    }
+
+    // OpenMetrics for scrapers that ask for it.
+    let response = reqwest::Client::new()
+        .get(stack.ports.admin_url("/metrics"))
+        .header("accept", "application/openmetrics-text; version=1.0.0")
+        .send()
+        .await
+        .unwrap();
+    assert!(response.text().await.unwrap().ends_with("# EOF\n"));
+}
+
+#[tokio::test]
+async fn readiness_follows_redis() {
+    // A Redis of our own on a free port, so the test can take it away.
+    let Some(redis_server) = which("redis-server") else {
+        assert!(
+            !strata_testkit::services::services_required(),
+            "redis-server is required in CI"
+        );
+        eprintln!("skipped: redis-server not installed");
+        return;
+    };
+    let port = strata_testkit::free_port();
+    let mut redis = std::process::Command::new(redis_server)
+        .args([
+            "--port",
+            &port.to_string(),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+        ])
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let url = format!("redis://127.0.0.1:{port}");
+    eventually(Duration::from_secs(10), "redis to start", || async {
+        std::net::TcpStream::connect(("127.0.0.1", port))
+            .ok()
+            .map(|_| ())
+    })
+    .await;
+    let stack = Stack::start(&format!("  redis: {url}\n"), &[], &[]).await;
+    let (status, ready) = stack.get_json("/readyz").await;
+    assert_eq!(status, 200, "{ready}");
+
+    redis.kill().unwrap();
+    redis.wait().unwrap();
+    let ready = eventually(Duration::from_secs(10), "readyz to turn 503", || async {
+        let (status, body) = stack.get_json("/readyz").await;
+        (status == 503).then_some(body)
+    })
+    .await;
+    assert_eq!(ready["status"], "not ready");
+    assert!(
+        ready["checks"]["storage"]
+            .as_str()
+            .unwrap()
+            .contains("redis"),
+        "{ready}"
+    );
+    // Liveness is unaffected.
+    assert_eq!(stack.get_json("/healthz").await.0, 200);
+}
+
+pub fn which(name: &str) -> Option<std::path::PathBuf> {
+    std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|p| p.join(name))
+            .find(|p| p.is_file())
+    })
+}
