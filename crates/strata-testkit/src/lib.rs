@@ -5,4 +5,4 @@ pub mod process;
 pub mod services;
 
 pub use process::{StrataProcess, free_port};
-pub use services::{Service, service_url};
+pub use services::{Service, service_url, skip};

@@ -44,3 +44,17 @@ pub fn service_url(service: Service) -> Option<String> {
         }
     }
 }
+
+/// Reports a skipped test where `cargo test` shows it (written to the real stderr, past the
+/// test harness's output capture).
+///
+/// # Panics
+/// When `STRATA_TEST_REQUIRE_SERVICES=1`: then nothing may be skipped.
+pub fn skip(test: &str, reason: &str) {
+    use std::io::Write;
+    assert!(
+        !services_required(),
+        "{test} cannot be skipped ({reason}) when STRATA_TEST_REQUIRE_SERVICES=1"
+    );
+    let _ = writeln!(std::io::stderr(), "SKIPPED {test}: {reason}");
+}

@@ -16,10 +16,11 @@ pub enum TestBackend {
 }
 
 pub fn all() -> Vec<TestBackend> {
-    vec![
-        TestBackend::Sqlite,
-        TestBackend::Postgres(service_url(Service::Postgres)),
-    ]
+    let postgres = service_url(Service::Postgres);
+    if postgres.is_none() {
+        strata_testkit::skip("postgres::*", "STRATA_TEST_POSTGRES_URL is not set");
+    }
+    vec![TestBackend::Sqlite, TestBackend::Postgres(postgres)]
 }
 
 impl TestBackend {
