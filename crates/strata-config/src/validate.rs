@@ -216,6 +216,26 @@ fn known_ref(report: &mut Report<'_>, path: &[Seg], what: &str, name: &str, know
     report.at(path, format!("unknown {what} `{name}`{hint}"));
 }
 
+/// Reports every entry of the name list at `path` (last segment read from `entry`) that
+/// names nothing in `known`.
+fn known_refs(report: &mut Report<'_>, entry: &Value, path: &[Seg], what: &str, known: &[&str]) {
+    let Some(Seg::Key(field)) = path.last() else {
+        return;
+    };
+    let names = entry
+        .get(field)
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten();
+    for (j, name) in names.enumerate() {
+        if let Some(name) = name.as_str() {
+            let mut at = path.to_vec();
+            at.push(Seg::Index(j));
+            known_ref(report, &at, what, name, known);
+        }
+    }
+}
+
 fn check_url(report: &mut Report<'_>, path: &[Seg], value: Option<&Value>, schemes: &[&str]) {
     let Some(text) = value.and_then(Value::as_str) else {
         return;
@@ -371,19 +391,7 @@ fn check_auth(report: &mut Report<'_>, json: &Value) {
         .unwrap_or_default();
     let mut key_values: HashMap<&str, &str> = HashMap::new();
     for (i, name, entry) in named(json, LIST) {
-        for (j, role) in entry
-            .get("roles")
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-            .enumerate()
-        {
-            if let Some(role) = role.as_str() {
-                let mut path = list_path(LIST, i, "roles");
-                path.push(Seg::Index(j));
-                known_ref(report, &path, "role", role, &roles);
-            }
-        }
+        known_refs(report, entry, &list_path(LIST, i, "roles"), "role", &roles);
         if let Some(value) = entry.get("key").and_then(Value::as_str) {
             if let Some(other) = key_values.get(value) {
                 report.at(
@@ -423,18 +431,7 @@ fn check_mcp(report: &mut Report<'_>, json: &Value) {
     }
     let names: Vec<&str> = upstreams.iter().map(|(_, n, _)| *n).collect();
     for (i, _, server) in named(json, SERVERS) {
-        for (j, upstream) in server
-            .get("upstreams")
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-            .enumerate()
-        {
-            if let Some(upstream) = upstream.as_str() {
-                let mut path = list_path(SERVERS, i, "upstreams");
-                path.push(Seg::Index(j));
-                known_ref(report, &path, "upstream", upstream, &names);
-            }
-        }
+        let path = list_path(SERVERS, i, "upstreams");
+        known_refs(report, server, &path, "upstream", &names);
     }
 }
