@@ -336,6 +336,21 @@ fn check_providers(report: &mut Report<'_>, json: &Value) {
     let names: Vec<&str> = providers.iter().map(|(_, n, _)| *n).collect();
     let mut fallback_of: HashMap<&str, &str> = HashMap::new();
     for (i, name, provider) in &providers {
+        // A guardrail that is silently ignored is worse than none: until guardrails are
+        // enforced, naming one is an error.
+        let guardrails = provider.get("guardrails").and_then(Value::as_array);
+        for (j, guardrail) in guardrails.into_iter().flatten().enumerate() {
+            let mut path = list_path(LIST, *i, "guardrails");
+            path.push(Seg::Index(j));
+            let shown = guardrail.as_str().unwrap_or("?");
+            report.at(
+                &path,
+                format!(
+                    "guardrail `{shown}` is not implemented yet: Strata would not enforce it, \
+                     so it refuses to pretend (remove it until guardrails are supported)"
+                ),
+            );
+        }
         if provider.get("kind").is_none() && ProviderKind::infer(name).is_none() {
             report.at(
                 &list_path(LIST, *i, "name"),

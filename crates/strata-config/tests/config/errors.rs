@@ -200,7 +200,16 @@ mcp:
 agent:
   workflows: ["workflows/*.yaml"]
 "#;
-    let config = load(text).unwrap();
+    // Everything in it is valid except the guardrails, which are not enforced yet and so
+    // must not be accepted silently.
+    assert_eq!(
+        errors(text),
+        [
+            "strata.yaml:17:20: ai.providers[0].guardrails[0]: guardrail `pii_redaction` is not implemented yet: Strata would not enforce it, so it refuses to pretend (remove it until guardrails are supported)",
+            "strata.yaml:17:35: ai.providers[0].guardrails[1]: guardrail `toxicity_filter` is not implemented yet: Strata would not enforce it, so it refuses to pretend (remove it until guardrails are supported)",
+        ]
+    );
+    let config = load(&text.replace("guardrails: [pii_redaction, toxicity_filter]", "")).unwrap();
     assert_eq!(config.ai.providers[1].fallback.as_deref(), Some("openai"));
     assert_eq!(config.mcp.servers[0].tools.deny, ["fs_write_*"]);
 }
