@@ -1,4 +1,4 @@
-//! The ai layer's errors, in the OpenAI error shape.
+//! The ai layer's errors, each mapped to a status and the OpenAI error shape.
 
 use axum::Json;
 use axum::http::StatusCode;
@@ -10,28 +10,50 @@ use serde_json::json;
 pub enum AiError {
     #[error("unknown path: {0}")]
     UnknownPath(String),
+    /// The body is not what the API takes.
+    #[error("{0}")]
+    BadRequest(String),
+    /// No configured provider serves the model.
+    #[error("the model `{0}` does not exist or is not served by this gateway")]
+    ModelNotFound(String),
+    /// Every candidate provider failed before answering.
+    #[error("all providers failed for model `{model}` after {attempts} attempt(s): {last}")]
+    Upstream {
+        model: String,
+        attempts: u32,
+        last: String,
+    },
 }
 
 impl AiError {
     fn status(&self) -> StatusCode {
         match self {
-            AiError::UnknownPath(_) => StatusCode::NOT_FOUND,
+            AiError::UnknownPath(_) | AiError::ModelNotFound(_) => StatusCode::NOT_FOUND,
+            AiError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            AiError::Upstream { .. } => StatusCode::BAD_GATEWAY,
         }
     }
 
-    fn kind(&self) -> (&'static str, &'static str) {
+    /// OpenAI's `type` and `code`.
+    fn kind(&self) -> (&'static str, Option<&'static str>) {
         match self {
-            AiError::UnknownPath(_) => ("invalid_request_error", "not_found"),
+            AiError::UnknownPath(_) => ("invalid_request_error", Some("not_found")),
+            AiError::BadRequest(_) => ("invalid_request_error", None),
+            AiError::ModelNotFound(_) => ("invalid_request_error", Some("model_not_found")),
+            AiError::Upstream { .. } => ("api_error", Some("upstream_unavailable")),
         }
+    }
+
+    /// The OpenAI error body.
+    #[must_use]
+    pub fn body(&self) -> serde_json::Value {
+        let (kind, code) = self.kind();
+        json!({ "error": { "message": self.to_string(), "type": kind, "param": null, "code": code } })
     }
 }
 
 impl IntoResponse for AiError {
     fn into_response(self) -> Response {
-        let (kind, code) = self.kind();
-        let body = json!({
-            "error": { "message": self.to_string(), "type": kind, "param": null, "code": code }
-        });
-        (self.status(), Json(body)).into_response()
+        (self.status(), Json(self.body())).into_response()
     }
 }

@@ -1,21 +1,66 @@
 //! The model gateway: OpenAI- and Anthropic-compatible APIs in front of LLM providers.
 //!
-//! This crate is the ai layer's home. Its request path (authenticate → authorize → limits →
-//! guard → route → call provider → guard → account → audit) arrives with the AI layer issue;
-//! until then the layer answers every path with an OpenAI-shaped 404.
+//! The request path reads top to bottom in `chat.rs`: peek at the routing fields, list the
+//! candidate providers (priority, then fallback chains), call each until one answers, stream
+//! the answer back. Authentication, limits, guardrails and accounting join that path with the
+//! governance work.
 
+mod chat;
 mod error;
+pub mod mock;
+mod models;
+mod provider;
+mod upstream;
+
+use std::sync::Arc;
+use std::time::Duration;
 
 use axum::Router;
+use axum::routing::{get, post};
 use strata_config::Config;
 
 pub use error::AiError;
+pub use provider::{Candidate, Provider, Providers};
+
+/// What the layer shares across config generations: the HTTP client and its connection pool.
+#[derive(Debug, Clone)]
+pub struct Deps {
+    pub http: reqwest::Client,
+}
+
+impl Deps {
+    /// A client with pooled keep-alive connections and a connect timeout.
+    pub fn new() -> Result<Self, AiError> {
+        let http = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(10))
+            .pool_idle_timeout(Duration::from_secs(90))
+            .tcp_nodelay(true)
+            .build()
+            .map_err(|e| AiError::BadRequest(format!("cannot build the HTTP client: {e}")))?;
+        Ok(Self { http })
+    }
+}
+
+/// One config generation of the ai layer.
+#[derive(Debug)]
+pub struct Gateway {
+    pub providers: Providers,
+    pub http: reqwest::Client,
+}
 
 /// Builds the ai layer's router from the config.
-pub fn build(_config: &Config) -> Result<Router, AiError> {
-    Ok(Router::new().fallback(
-        |method: axum::http::Method, uri: axum::http::Uri| async move {
+pub fn build(config: &Config, deps: &Deps) -> Result<Router, AiError> {
+    let gateway = Arc::new(Gateway {
+        providers: Providers::new(&config.ai.providers, &|var| std::env::var(var).ok()),
+        http: deps.http.clone(),
+    });
+    Ok(Router::new()
+        .route("/v1/chat/completions", post(chat::completions))
+        .route("/chat/completions", post(chat::completions))
+        .route("/v1/models", get(models::list))
+        .route("/models", get(models::list))
+        .fallback(|method: http::Method, uri: http::Uri| async move {
             AiError::UnknownPath(format!("{method} {}", uri.path()))
-        },
-    ))
+        })
+        .with_state(gateway))
 }

@@ -63,7 +63,7 @@ pub async fn reload(app: &AppState, trigger: &'static str) {
         }
     };
     let layers: Vec<_> = app.layers.iter().map(|(l, _)| *l).collect();
-    let next = match Runtime::build(config, &source, current.generation + 1, &layers) {
+    let next = match Runtime::build(config, &source, current.generation + 1, &layers, &app.deps) {
         Ok(next) => next,
         Err(e) => {
             tracing::error!(trigger, error = %e, "config reload rejected; the previous config keeps serving");

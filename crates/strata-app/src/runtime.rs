@@ -10,6 +10,12 @@ use strata_config::{Config, Layer};
 
 use crate::AppError;
 
+/// What the layers keep across config generations (connection pools and the like).
+#[derive(Debug, Clone)]
+pub struct LayerDeps {
+    pub ai: strata_ai::Deps,
+}
+
 /// One generation of the config, built.
 #[derive(Debug)]
 pub struct Runtime {
@@ -27,11 +33,12 @@ impl Runtime {
         source: &str,
         generation: u64,
         layers: &[Layer],
+        deps: &LayerDeps,
     ) -> Result<Self, AppError> {
         let mut routers = BTreeMap::new();
         for &layer in layers {
             let router = match layer {
-                Layer::Ai => strata_ai::build(&config).map_err(|e| e.to_string()),
+                Layer::Ai => strata_ai::build(&config, &deps.ai).map_err(|e| e.to_string()),
                 Layer::Mcp => strata_mcp::build(&config).map_err(|e| e.to_string()),
                 Layer::Agent => strata_agent::build(&config).map_err(|e| e.to_string()),
             }

@@ -14,7 +14,7 @@ use strata_telemetry::{LogFormat, Metrics, Telemetry, TelemetryOptions};
 use tokio::net::TcpListener;
 use tokio::signal::unix::{SignalKind, signal};
 
-use crate::runtime::Runtime;
+use crate::runtime::{LayerDeps, Runtime};
 use crate::{AppError, admin, dispatch, reload, server};
 
 /// What `strata serve` was asked to do.
@@ -39,6 +39,7 @@ pub struct AppState {
     /// Each served layer and whether its listener is up.
     pub layers: Vec<(Layer, AtomicBool)>,
     pub config_path: Option<PathBuf>,
+    pub deps: LayerDeps,
 }
 
 impl AppState {
@@ -95,7 +96,13 @@ async fn run(options: ServeOptions, config: Config, source: &str) -> Result<(), 
     let store = Store::connect(&config.storage).await?;
     let metrics = Metrics::new();
     let shutdown = Shutdown::new();
-    let runtime = Runtime::build(config, source, 1, &options.layers)?;
+    let deps = LayerDeps {
+        ai: strata_ai::Deps::new().map_err(|e| AppError::Layer {
+            layer: "ai",
+            message: e.to_string(),
+        })?,
+    };
+    let runtime = Runtime::build(config, source, 1, &options.layers, &deps)?;
     metrics.set_config_generation(1);
 
     let listeners_config = runtime.config.listeners.clone();
@@ -120,6 +127,7 @@ async fn run(options: ServeOptions, config: Config, source: &str) -> Result<(), 
             .map(|&l| (l, AtomicBool::new(false)))
             .collect(),
         config_path: options.config.clone(),
+        deps,
     });
 
     let mut routers = vec![(

@@ -1,0 +1,207 @@
+//! The built-in `mock` provider: deterministic OpenAI-shaped answers for demos and tests, with
+//! no network. It answers `mock: <last user text>`, calls the first tool when tools are
+//! offered and the last message is the user's, and counts tokens as ceil(chars / 4).
+
+use serde_json::{Value, json};
+
+/// Token estimate used by the mock: one token per four characters, rounded up.
+fn tokens(text: &str) -> u64 {
+    (text.chars().count() as u64).div_ceil(4)
+}
+
+fn text_of(content: &Value) -> String {
+    match content {
+        Value::String(s) => s.clone(),
+        Value::Array(parts) => parts
+            .iter()
+            .filter_map(|p| p.get("text").and_then(Value::as_str))
+            .collect::<Vec<_>>()
+            .join(" "),
+        _ => String::new(),
+    }
+}
+
+/// What the mock decides to answer.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Answer {
+    Text(String),
+    ToolCall { name: String, arguments: String },
+}
+
+/// The mock's answer to a chat completions request body, with prompt token count.
+#[must_use]
+pub fn answer(request: &Value) -> (Answer, u64) {
+    let messages = request
+        .get("messages")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
+    let prompt: String = messages
+        .iter()
+        .map(|m| text_of(m.get("content").unwrap_or(&Value::Null)))
+        .collect::<Vec<_>>()
+        .join("\n");
+    let last = messages.last();
+    let last_role = last.and_then(|m| m.get("role")).and_then(Value::as_str);
+    let last_text = last
+        .map(|m| text_of(m.get("content").unwrap_or(&Value::Null)))
+        .unwrap_or_default();
+    let first_tool = request
+        .get("tools")
+        .and_then(Value::as_array)
+        .and_then(|t| t.first())
+        .and_then(|t| t.pointer("/function/name"))
+        .and_then(Value::as_str);
+    let tool_choice_none = request.get("tool_choice").and_then(Value::as_str) == Some("none");
+    let answer = match (first_tool, last_role) {
+        (Some(name), Some("user")) if !tool_choice_none => Answer::ToolCall {
+            name: name.to_string(),
+            arguments: "{}".into(),
+        },
+        (_, Some("tool")) => Answer::Text(format!("mock: tool said {last_text}")),
+        _ => Answer::Text(format!("mock: {last_text}")),
+    };
+    (answer, tokens(&prompt))
+}
+
+fn completion_tokens(answer: &Answer) -> u64 {
+    match answer {
+        Answer::Text(t) => tokens(t),
+        Answer::ToolCall { name, arguments } => tokens(name) + tokens(arguments),
+    }
+}
+
+fn usage(prompt: u64, completion: u64) -> Value {
+    json!({ "prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion })
+}
+
+/// A whole chat completion.
+#[must_use]
+pub fn chat_completion(request: &Value, model: &str) -> Value {
+    let (answer, prompt) = answer(request);
+    let completion = completion_tokens(&answer);
+    let (message, finish) = match &answer {
+        Answer::Text(text) => (json!({ "role": "assistant", "content": text }), "stop"),
+        Answer::ToolCall { name, arguments } => (
+            json!({ "role": "assistant", "content": null, "tool_calls": [
+                { "id": "call_mock_0", "type": "function", "function": { "name": name, "arguments": arguments } }
+            ]}),
+            "tool_calls",
+        ),
+    };
+    json!({
+        "id": "chatcmpl-mock",
+        "object": "chat.completion",
+        "created": 0,
+        "model": model,
+        "choices": [{ "index": 0, "message": message, "logprobs": null, "finish_reason": finish }],
+        "usage": usage(prompt, completion),
+    })
+}
+
+/// The chunks of a streamed chat completion (without the `[DONE]` marker). The text is split
+/// after each space; a usage chunk ends the stream when `stream_options.include_usage` is set.
+#[must_use]
+pub fn chat_chunks(request: &Value, model: &str) -> Vec<Value> {
+    let (answer, prompt) = answer(request);
+    let completion = completion_tokens(&answer);
+    let chunk = |delta: Value, finish: Value| {
+        json!({
+            "id": "chatcmpl-mock",
+            "object": "chat.completion.chunk",
+            "created": 0,
+            "model": model,
+            "choices": [{ "index": 0, "delta": delta, "logprobs": null, "finish_reason": finish }],
+        })
+    };
+    let mut chunks = vec![chunk(
+        json!({ "role": "assistant", "content": "" }),
+        Value::Null,
+    )];
+    let finish = match &answer {
+        Answer::Text(text) => {
+            for piece in text.split_inclusive(' ') {
+                chunks.push(chunk(json!({ "content": piece }), Value::Null));
+            }
+            "stop"
+        }
+        Answer::ToolCall { name, arguments } => {
+            chunks.push(chunk(
+                json!({ "tool_calls": [{ "index": 0, "id": "call_mock_0", "type": "function",
+                    "function": { "name": name, "arguments": arguments } }] }),
+                Value::Null,
+            ));
+            "tool_calls"
+        }
+    };
+    chunks.push(chunk(json!({}), json!(finish)));
+    let include_usage = request
+        .pointer("/stream_options/include_usage")
+        .and_then(Value::as_bool)
+        .unwrap_or(false);
+    if include_usage {
+        let mut last = chunk(json!({}), Value::Null);
+        last["choices"] = json!([]);
+        last["usage"] = usage(prompt, completion);
+        chunks.push(last);
+    }
+    chunks
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn echoes_the_last_user_message() {
+        let req = json!({ "model": "m", "messages": [
+            { "role": "system", "content": "be brief" },
+            { "role": "user", "content": [{ "type": "text", "text": "hello there" }] }
+        ]});
+        let body = chat_completion(&req, "m");
+        assert_eq!(
+            body["choices"][0]["message"]["content"],
+            "mock: hello there"
+        );
+        assert_eq!(body["usage"]["prompt_tokens"], 5); // "be brief\nhello there" = 20 chars
+        assert_eq!(body["usage"]["completion_tokens"], 5);
+    }
+
+    #[test]
+    fn calls_the_first_tool_then_answers_its_result() {
+        let tools = json!([{ "type": "function", "function": { "name": "get_weather", "parameters": {} } }]);
+        let req =
+            json!({ "messages": [{ "role": "user", "content": "weather?" }], "tools": tools });
+        let body = chat_completion(&req, "m");
+        assert_eq!(body["choices"][0]["finish_reason"], "tool_calls");
+        assert_eq!(
+            body["choices"][0]["message"]["tool_calls"][0]["function"]["name"],
+            "get_weather"
+        );
+        let req = json!({ "messages": [
+            { "role": "user", "content": "weather?" },
+            { "role": "tool", "tool_call_id": "call_mock_0", "content": "sunny" }
+        ], "tools": tools });
+        assert_eq!(
+            chat_completion(&req, "m")["choices"][0]["message"]["content"],
+            "mock: tool said sunny"
+        );
+    }
+
+    #[test]
+    fn streams_words_and_usage() {
+        let req = json!({ "messages": [{ "role": "user", "content": "a b" }],
+            "stream": true, "stream_options": { "include_usage": true } });
+        let chunks = chat_chunks(&req, "m");
+        let text: String = chunks
+            .iter()
+            .filter_map(|c| {
+                c.pointer("/choices/0/delta/content")
+                    .and_then(Value::as_str)
+            })
+            .collect();
+        assert_eq!(text, "mock: a b");
+        assert_eq!(chunks.len(), 1 + 3 + 1 + 1);
+        assert_eq!(chunks.last().unwrap()["usage"]["total_tokens"], 1 + 3);
+    }
+}

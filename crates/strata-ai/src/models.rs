@@ -1,0 +1,22 @@
+//! `GET /v1/models`: the model names the configured providers serve.
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::extract::State;
+use serde_json::{Value, json};
+
+use crate::Gateway;
+
+/// The handler: each model once, owned by the highest-priority provider serving it.
+pub async fn list(State(gateway): State<Arc<Gateway>>) -> Json<Value> {
+    let mut seen = std::collections::HashSet::new();
+    let data: Vec<Value> = gateway
+        .providers
+        .iter()
+        .flat_map(|p| p.models.iter().map(move |m| (m, &p.name)))
+        .filter(|(m, _)| seen.insert(m.as_str()))
+        .map(|(m, owner)| json!({ "id": m, "object": "model", "created": 0, "owned_by": owner }))
+        .collect();
+    Json(json!({ "object": "list", "data": data }))
+}

@@ -1,0 +1,151 @@
+//! Calls to OpenAI-compatible upstreams. The request body is passed through as bytes (only
+//! the model name is rewritten, when a fallback asks another model); the response streams
+//! back as it arrives.
+
+use std::convert::Infallible;
+
+use axum::body::Body;
+use bytes::Bytes;
+use futures_util::{Stream, StreamExt};
+use http::{HeaderMap, HeaderValue, header};
+use serde_json::value::RawValue;
+
+use crate::provider::Candidate;
+
+/// What one upstream call came back with.
+pub enum Reply {
+    /// The upstream answered; `status` may still be an error to fall back from.
+    Answer(reqwest::Response),
+    /// No answer: connect error, timeout, or a body that could not be sent.
+    Failed(String),
+}
+
+/// Rewrites the top-level `model` of a JSON object body; the other values are copied as the
+/// raw text they were sent as, never parsed.
+pub fn with_model(body: &Bytes, model: &str) -> Result<Bytes, serde_json::Error> {
+    let raw: std::collections::BTreeMap<String, &RawValue> = serde_json::from_slice(body)?;
+    let mut out = Vec::with_capacity(body.len() + model.len());
+    out.push(b'{');
+    for (i, (key, value)) in raw.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        serde_json::to_writer(&mut out, key)?;
+        out.push(b':');
+        if key == "model" {
+            serde_json::to_writer(&mut out, model)?;
+        } else {
+            out.extend_from_slice(value.get().as_bytes());
+        }
+    }
+    out.push(b'}');
+    Ok(Bytes::from(out))
+}
+
+/// POSTs `body` to `{base_url}{path}` of the candidate's provider.
+pub async fn post(
+    client: &reqwest::Client,
+    candidate: &Candidate,
+    path: &str,
+    body: Bytes,
+) -> Reply {
+    let provider = &candidate.provider;
+    let mut headers = HeaderMap::new();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    if let Some(key) = &provider.api_key
+        && let Ok(value) = HeaderValue::from_str(&format!("Bearer {}", key.expose()))
+    {
+        headers.insert(header::AUTHORIZATION, value);
+    }
+    for (name, value) in &provider.headers {
+        if let (Ok(name), Ok(value)) = (
+            http::HeaderName::from_bytes(name.as_bytes()),
+            HeaderValue::from_str(value.expose()),
+        ) {
+            headers.insert(name, value);
+        }
+    }
+    strata_telemetry::inject_current(&mut headers);
+    let url = format!("{}{path}", provider.base_url);
+    match client
+        .post(url)
+        .headers(headers)
+        .timeout(provider.timeout)
+        .body(body)
+        .send()
+        .await
+    {
+        Ok(response) => Reply::Answer(response),
+        Err(e) if e.is_timeout() => Reply::Failed(format!("{}: timed out", provider.name)),
+        Err(e) if e.is_connect() => Reply::Failed(format!("{}: cannot connect", provider.name)),
+        Err(e) => Reply::Failed(format!("{}: {e}", provider.name)),
+    }
+}
+
+/// Whether another provider should be tried after this status.
+#[must_use]
+pub fn should_fall_back(status: http::StatusCode) -> bool {
+    status.is_server_error() || matches!(status.as_u16(), 401 | 403 | 408 | 409 | 429)
+}
+
+/// The body of an upstream response as a stream that passes chunks on as they arrive. If
+/// the upstream breaks off mid-stream, `on_error` supplies a last chunk (an error event in
+/// the API's own format) and the stream ends.
+pub fn passthrough(response: reqwest::Response, on_error: fn(&str) -> Bytes) -> Body {
+    let upstream = response.bytes_stream();
+    let stream = futures_util::stream::unfold(Some(upstream), move |state| async move {
+        let mut upstream = state?;
+        match upstream.next().await {
+            Some(Ok(chunk)) => Some((Ok::<_, Infallible>(chunk), Some(upstream))),
+            Some(Err(e)) => {
+                tracing::warn!(error = %e, "upstream stream broke off");
+                Some((Ok(on_error(&e.to_string())), None))
+            }
+            None => None,
+        }
+    });
+    Body::from_stream(stream)
+}
+
+/// A stream of ready chunks (for answers produced in-process).
+pub fn from_chunks(chunks: Vec<Bytes>) -> Body {
+    let stream: std::pin::Pin<Box<dyn Stream<Item = Result<Bytes, Infallible>> + Send>> =
+        Box::pin(futures_util::stream::iter(chunks.into_iter().map(Ok)));
+    Body::from_stream(stream)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rewrites_only_the_model() {
+        let body = Bytes::from_static(
+            br#"{"model":"a","messages":[{"role":"user","content":"x"}],"stream":true}"#,
+        );
+        let out: serde_json::Value =
+            serde_json::from_slice(&with_model(&body, "b").unwrap()).unwrap();
+        assert_eq!(out["model"], "b");
+        assert_eq!(out["messages"][0]["content"], "x");
+        assert_eq!(out["stream"], true);
+    }
+
+    #[test]
+    fn fallback_statuses() {
+        for s in [500, 502, 503, 429, 401, 403, 408] {
+            assert!(
+                should_fall_back(http::StatusCode::from_u16(s).unwrap()),
+                "{s}"
+            );
+        }
+        for s in [200, 400, 404, 422] {
+            assert!(
+                !should_fall_back(http::StatusCode::from_u16(s).unwrap()),
+                "{s}"
+            );
+        }
+    }
+}

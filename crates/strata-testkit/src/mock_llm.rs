@@ -1,0 +1,181 @@
+//! The project's mock LLM provider server: an OpenAI-compatible HTTP upstream whose answers
+//! come from `strata_ai::mock`, with scripted failures (status codes, `Retry-After`, delays,
+//! streams that break off) and a record of every request it received.
+
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::{Body, Bytes};
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use serde_json::{Value, json};
+
+/// What the server does with one request.
+#[derive(Debug, Clone)]
+pub enum Behavior {
+    /// Answer normally.
+    Answer,
+    /// Answer with this status and an OpenAI error body (and `Retry-After` seconds, if set).
+    Status(u16, Option<u64>),
+    /// Wait, then answer normally.
+    Delay(Duration),
+    /// Stream: send this many chunks, then cut the connection.
+    BreakAfter(usize),
+}
+
+/// A request as the server saw it.
+#[derive(Debug, Clone)]
+pub struct Received {
+    pub headers: HeaderMap,
+    pub body: Value,
+}
+
+#[derive(Default)]
+struct Inner {
+    script: VecDeque<Behavior>,
+    received: Vec<Received>,
+    chunk_delay: Duration,
+}
+
+/// A running mock provider; stops when dropped.
+pub struct MockLlm {
+    /// Base URL, e.g. `http://127.0.0.1:PORT/v1`.
+    pub base_url: String,
+    inner: Arc<Mutex<Inner>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl std::fmt::Debug for MockLlm {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MockLlm")
+            .field("base_url", &self.base_url)
+            .finish()
+    }
+}
+
+impl MockLlm {
+    /// Starts on a free loopback port.
+    ///
+    /// # Panics
+    /// When no port can be bound.
+    pub async fn start() -> Self {
+        let inner = Arc::new(Mutex::new(Inner::default()));
+        let app = Router::new()
+            .route("/v1/chat/completions", post(chat))
+            .route("/v1/models", get(models))
+            .with_state(inner.clone());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let base_url = format!("http://{}/v1", listener.local_addr().expect("addr"));
+        let task = tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        Self {
+            base_url,
+            inner,
+            task,
+        }
+    }
+
+    /// Queues behaviors for the next requests (then it answers normally).
+    pub fn script(&self, behaviors: impl IntoIterator<Item = Behavior>) {
+        self.lock().script.extend(behaviors);
+    }
+
+    /// Pause between streamed chunks.
+    pub fn set_chunk_delay(&self, delay: Duration) {
+        self.lock().chunk_delay = delay;
+    }
+
+    /// Every request received so far.
+    #[must_use]
+    pub fn received(&self) -> Vec<Received> {
+        self.lock().received.clone()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
+        self.inner
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+impl Drop for MockLlm {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+async fn models() -> Response {
+    axum::Json(json!({ "object": "list", "data": [{ "id": "mock-upstream", "object": "model", "created": 0, "owned_by": "mock" }] }))
+        .into_response()
+}
+
+async fn chat(State(inner): State<Arc<Mutex<Inner>>>, headers: HeaderMap, body: Bytes) -> Response {
+    let Ok(request) = serde_json::from_slice::<Value>(&body) else {
+        let error = json!({ "error": { "message": "bad JSON", "type": "invalid_request_error", "param": null, "code": null } });
+        return (StatusCode::BAD_REQUEST, axum::Json(error)).into_response();
+    };
+    let (behavior, chunk_delay) = {
+        let mut inner = inner
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        inner.received.push(Received {
+            headers,
+            body: request.clone(),
+        });
+        (
+            inner.script.pop_front().unwrap_or(Behavior::Answer),
+            inner.chunk_delay,
+        )
+    };
+    let model = request["model"].as_str().unwrap_or("mock").to_string();
+    let stream = request["stream"].as_bool().unwrap_or(false);
+    let mut cut_after = None;
+    match behavior {
+        Behavior::Answer => {}
+        Behavior::Status(code, retry_after) => {
+            let status = StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+            let error = json!({ "error": { "message": format!("mock says {code}"), "type": "api_error", "param": null, "code": null } });
+            let mut response = (status, axum::Json(error)).into_response();
+            if let Some(secs) = retry_after {
+                response
+                    .headers_mut()
+                    .insert(header::RETRY_AFTER, secs.into());
+            }
+            return response;
+        }
+        Behavior::Delay(d) => tokio::time::sleep(d).await,
+        Behavior::BreakAfter(n) => cut_after = Some(n),
+    }
+    if !stream {
+        return axum::Json(strata_ai::mock::chat_completion(&request, &model)).into_response();
+    }
+    let mut chunks: Vec<Result<Bytes, std::io::Error>> =
+        strata_ai::mock::chat_chunks(&request, &model)
+            .into_iter()
+            .map(|c| Ok(Bytes::from(format!("data: {c}\n\n"))))
+            .collect();
+    chunks.push(Ok(Bytes::from_static(b"data: [DONE]\n\n")));
+    if let Some(n) = cut_after {
+        chunks.truncate(n);
+        chunks.push(Err(std::io::Error::other("mock cut the stream")));
+    }
+    let stream = futures_util::stream::unfold(chunks.into_iter(), move |mut rest| async move {
+        let next = rest.next()?;
+        if !chunk_delay.is_zero() {
+            tokio::time::sleep(chunk_delay).await;
+        }
+        Some((next, rest))
+    });
+    (
+        [(header::CONTENT_TYPE, "text/event-stream")],
+        Body::from_stream(stream),
+    )
+        .into_response()
+}
