@@ -3,6 +3,7 @@
 
 pub mod mock_llm;
 pub mod process;
+pub mod python;
 pub mod services;
 
 pub use mock_llm::{Behavior, MockLlm};

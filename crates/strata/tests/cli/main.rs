@@ -5,6 +5,7 @@
 mod check;
 mod harness;
 mod reload;
+mod sdk;
 mod serve;
 mod shutdown;
 mod telemetry;

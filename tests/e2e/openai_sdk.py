@@ -1,0 +1,152 @@
+"""Drives Strata's ai layer with the official OpenAI Python SDK.
+
+Environment: STRATA_AI_URL (e.g. http://127.0.0.1:4000/v1). The Rust test that runs this
+configures the providers: `mock` (built-in, model mock-1), `primary` (answers 500 once, then
+falls back to `backup`, model gpt-backup) and `limited` (always 429 with Retry-After: 1).
+Prints `ok <scenario>` for each scenario that passed; any failure raises.
+"""
+
+import json
+import os
+
+import urllib.error
+import urllib.request
+import openai
+from openai import OpenAI
+
+BASE = os.environ["STRATA_AI_URL"]
+client = OpenAI(base_url=BASE, api_key="sk-client", max_retries=0, timeout=20)
+
+
+def ok(name):
+    print(f"ok {name}", flush=True)
+
+
+def plain():
+    r = client.chat.completions.create(
+        model="mock-1", messages=[{"role": "user", "content": "hello sdk"}]
+    )
+    assert r.choices[0].message.content == "mock: hello sdk", r
+    assert r.choices[0].finish_reason == "stop"
+    assert r.usage.total_tokens == r.usage.prompt_tokens + r.usage.completion_tokens > 0
+    ok("plain")
+
+
+def multipart_and_json_mode():
+    r = client.chat.completions.create(
+        model="mock-1",
+        response_format={"type": "json_object"},
+        messages=[
+            {
+                "role": "user",
+                "content": [
+                    {"type": "text", "text": "describe"},
+                    {"type": "image_url", "image_url": {"url": "data:image/png;base64,iVBORw0KGgo="}},
+                ],
+            }
+        ],
+    )
+    assert r.choices[0].message.content == "mock: describe", r
+    ok("multipart_and_json_mode")
+
+
+def streaming():
+    stream = client.chat.completions.create(
+        model="mock-1",
+        stream=True,
+        stream_options={"include_usage": True},
+        messages=[{"role": "user", "content": "stream me please"}],
+    )
+    text, usage, chunks = "", None, 0
+    for chunk in stream:
+        chunks += 1
+        if chunk.choices and chunk.choices[0].delta.content:
+            text += chunk.choices[0].delta.content
+        if chunk.usage:
+            usage = chunk.usage
+    assert text == "mock: stream me please", text
+    assert chunks > 4, chunks
+    assert usage is not None and usage.total_tokens > 0
+    ok("streaming")
+
+
+def tools():
+    tools = [
+        {
+            "type": "function",
+            "function": {
+                "name": "get_weather",
+                "description": "Weather for a city",
+                "parameters": {"type": "object", "properties": {"city": {"type": "string"}}},
+            },
+        }
+    ]
+    messages = [{"role": "user", "content": "weather in Paris?"}]
+    r = client.chat.completions.create(model="mock-1", messages=messages, tools=tools)
+    call = r.choices[0].message.tool_calls[0]
+    assert r.choices[0].finish_reason == "tool_calls"
+    assert call.function.name == "get_weather"
+    messages.append(r.choices[0].message.model_dump(exclude_none=True))
+    messages.append({"role": "tool", "tool_call_id": call.id, "content": "sunny"})
+    r = client.chat.completions.create(model="mock-1", messages=messages, tools=tools)
+    assert r.choices[0].message.content == "mock: tool said sunny", r
+    ok("tools")
+
+
+def models():
+    ids = [m.id for m in client.models.list()]
+    assert "mock-1" in ids and "gpt-backup" in ids, ids
+    ok("models")
+
+
+def fallback():
+    raw = client.chat.completions.with_raw_response.create(
+        model="gpt-primary", messages=[{"role": "user", "content": "fall back"}]
+    )
+    r = raw.parse()
+    assert raw.headers["x-strata-provider"] == "backup", dict(raw.headers)
+    assert raw.headers["x-strata-attempts"] == "2"
+    assert r.model == "gpt-backup"
+    assert r.choices[0].message.content == "mock: fall back"
+    ok("fallback")
+
+
+def rate_limited():
+    try:
+        client.chat.completions.create(
+            model="gpt-limited", messages=[{"role": "user", "content": "x"}]
+        )
+    except openai.RateLimitError as e:
+        assert e.status_code == 429
+        assert e.response.headers["retry-after"] == "1"
+        ok("rate_limited")
+        return
+    raise AssertionError("expected a RateLimitError")
+
+
+def unknown_model():
+    try:
+        client.chat.completions.create(model="nope", messages=[{"role": "user", "content": "x"}])
+    except openai.NotFoundError as e:
+        assert e.code == "model_not_found", e.body
+        ok("unknown_model")
+        return
+    raise AssertionError("expected a NotFoundError")
+
+
+def malformed_body():
+    request = urllib.request.Request(
+        f"{BASE}/chat/completions", data=b"{not json", headers={"content-type": "application/json"}
+    )
+    try:
+        urllib.request.urlopen(request)
+        raise AssertionError("expected HTTP 400")
+    except urllib.error.HTTPError as e:
+        assert e.code == 400, e.code
+        body = json.loads(e.read())
+    assert body["error"]["type"] == "invalid_request_error", body
+    ok("malformed_body")
+
+
+for scenario in [plain, multipart_and_json_mode, streaming, tools, models, fallback, rate_limited, unknown_model, malformed_body]:
+    scenario()
