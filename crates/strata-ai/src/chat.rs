@@ -37,24 +37,32 @@ fn peek(body: &[u8]) -> Result<(String, bool), AiError> {
 
 /// The handler.
 pub async fn completions(State(gateway): State<Arc<Gateway>>, body: Bytes) -> Response {
-    match route(&gateway, body).await {
-        Ok(response) => response,
-        Err(e) => e.into_response(),
-    }
+    let routed = match peek(&body) {
+        Ok((model, stream)) => dispatch(&gateway, body, &model, stream).await,
+        Err(e) => Err(e),
+    };
+    routed.unwrap_or_else(IntoResponse::into_response)
 }
 
-async fn route(gateway: &Gateway, body: Bytes) -> Result<Response, AiError> {
-    let (model, stream) = peek(&body)?;
-    let candidates = gateway.providers.candidates(&model);
+/// Sends an OpenAI chat completions body to the candidates for `model` in order until one
+/// answers. The response is in OpenAI's format: the served answer, streaming as it arrives,
+/// or the last upstream error when every candidate failed with one.
+pub async fn dispatch(
+    gateway: &Gateway,
+    body: Bytes,
+    model: &str,
+    stream: bool,
+) -> Result<Response, AiError> {
+    let candidates = gateway.providers.candidates(model);
     if candidates.is_empty() {
-        return Err(AiError::ModelNotFound(model));
+        return Err(AiError::ModelNotFound(model.to_string()));
     }
     let mut last_failure = String::new();
     let mut last_answer: Option<reqwest::Response> = None;
     let mut attempts = 0;
     for candidate in &candidates {
         attempts += 1;
-        match attempt(gateway, candidate, &model, stream, &body).await? {
+        match attempt(gateway, candidate, model, stream, &body).await? {
             Outcome::Served(response) => return Ok(served(response, candidate, attempts)),
             Outcome::FallBack { reason, answer } => {
                 tracing::warn!(provider = %candidate.provider.name, model = %candidate.model, %reason, "provider failed; trying the next");
@@ -70,7 +78,7 @@ async fn route(gateway: &Gateway, body: Bytes) -> Result<Response, AiError> {
     match last_answer {
         Some(answer) => Ok(relay(answer, candidates.last(), attempts)),
         None => Err(AiError::Upstream {
-            model,
+            model: model.to_string(),
             attempts,
             last: last_failure,
         }),

@@ -26,7 +26,7 @@ pub enum AiError {
 }
 
 impl AiError {
-    fn status(&self) -> StatusCode {
+    pub(crate) fn status(&self) -> StatusCode {
         match self {
             AiError::UnknownPath(_) | AiError::ModelNotFound(_) => StatusCode::NOT_FOUND,
             AiError::BadRequest(_) => StatusCode::BAD_REQUEST,

@@ -5,11 +5,13 @@
 //! the answer back. Authentication, limits, guardrails and accounting join that path with the
 //! governance work.
 
+mod anthropic;
 mod chat;
 mod error;
 pub mod mock;
 mod models;
 mod provider;
+mod tokens;
 mod upstream;
 
 use std::sync::Arc;
@@ -19,6 +21,7 @@ use axum::Router;
 use axum::routing::{get, post};
 use strata_config::Config;
 
+pub use anthropic::StreamTranslator;
 pub use error::AiError;
 pub use provider::{Candidate, Provider, Providers};
 
@@ -57,6 +60,8 @@ pub fn build(config: &Config, deps: &Deps) -> Result<Router, AiError> {
     Ok(Router::new()
         .route("/v1/chat/completions", post(chat::completions))
         .route("/chat/completions", post(chat::completions))
+        .route("/v1/messages", post(anthropic::messages))
+        .route("/v1/messages/count_tokens", post(anthropic::count_tokens))
         .route("/v1/models", get(models::list))
         .route("/models", get(models::list))
         .fallback(|method: http::Method, uri: http::Uri| async move {

@@ -4,10 +4,7 @@
 
 use serde_json::{Value, json};
 
-/// Token estimate used by the mock: one token per four characters, rounded up.
-fn tokens(text: &str) -> u64 {
-    (text.chars().count() as u64).div_ceil(4)
-}
+use crate::tokens::estimate as tokens;
 
 fn text_of(content: &Value) -> String {
     match content {

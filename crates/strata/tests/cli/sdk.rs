@@ -1,5 +1,5 @@
-//! The official OpenAI Python SDK against `strata serve`, with the project's mock provider
-//! server as the upstream.
+//! The official OpenAI and Anthropic Python SDKs against `strata serve`, with the project's
+//! mock provider server as the upstream.
 
 use strata_testkit::python::{e2e_dir, python_with_sdks};
 use strata_testkit::{Behavior, MockLlm};
@@ -28,19 +28,7 @@ async fn the_openai_sdk_works_unmodified() {
     );
     let stack = Stack::start(&providers, &[], &[]).await;
     let url = format!("http://127.0.0.1:{}/v1", stack.ports.ai);
-    let out = tokio::process::Command::new(python)
-        .arg(e2e_dir().join("openai_sdk.py"))
-        .env("STRATA_AI_URL", &url)
-        .output()
-        .await
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "openai_sdk.py failed:\n{stdout}\n{}\nstrata logs:\n{}",
-        String::from_utf8_lossy(&out.stderr),
-        stack.process.logs()
-    );
+    let stdout = run_script(&python, "openai_sdk.py", &url, &stack).await;
     for scenario in [
         "plain",
         "multipart_and_json_mode",
@@ -57,4 +45,69 @@ async fn the_openai_sdk_works_unmodified() {
             "{scenario} did not pass:\n{stdout}"
         );
     }
+}
+
+/// Runs a script of `tests/e2e` against the stack; returns its stdout, or fails with everything
+/// there is to see.
+async fn run_script(python: &std::path::Path, script: &str, url: &str, stack: &Stack) -> String {
+    let out = tokio::process::Command::new(python)
+        .arg(e2e_dir().join(script))
+        .env("STRATA_AI_URL", url)
+        .output()
+        .await
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "{script} failed:\n{stdout}\n{}\nstrata logs:\n{}",
+        String::from_utf8_lossy(&out.stderr),
+        stack.process.logs()
+    );
+    stdout
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_anthropic_sdk_works_unmodified_against_openai_upstreams() {
+    let Some(python) =
+        python_with_sdks("the_anthropic_sdk_works_unmodified_against_openai_upstreams")
+    else {
+        return;
+    };
+    let upstream = MockLlm::start().await;
+    let providers = format!(
+        "ai:\n  providers:\n\
+         \x20   - {{ name: mock, models: [mock-1] }}\n\
+         \x20   - {{ name: upstream, kind: openai, api_base: '{}', models: [gpt-upstream] }}\n",
+        upstream.base_url
+    );
+    let stack = Stack::start(&providers, &[], &[]).await;
+    let url = format!("http://127.0.0.1:{}", stack.ports.ai);
+    let stdout = run_script(&python, "anthropic_sdk.py", &url, &stack).await;
+    for model in ["mock-1", "gpt-upstream"] {
+        for scenario in ["plain", "streaming", "tools", "streaming_tools"] {
+            let line = format!("ok {scenario} {model}");
+            assert!(
+                stdout.lines().any(|l| l == line),
+                "{line} missing:\n{stdout}"
+            );
+        }
+    }
+    for scenario in ["count_tokens", "errors"] {
+        let line = format!("ok {scenario}");
+        assert!(
+            stdout.lines().any(|l| l == line),
+            "{line} missing:\n{stdout}"
+        );
+    }
+    // The upstream was asked in OpenAI's format, and the client's key never reached it.
+    let seen = upstream.received();
+    assert!(!seen.is_empty());
+    assert!(
+        seen.iter()
+            .all(|r| r.body["messages"].is_array() && r.body["max_tokens"] == 100)
+    );
+    assert!(
+        seen.iter()
+            .all(|r| !format!("{:?}", r.headers).contains("sk-ant-client"))
+    );
 }
