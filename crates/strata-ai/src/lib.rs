@@ -7,6 +7,8 @@
 
 mod anthropic;
 mod chat;
+mod convert;
+mod dispatch;
 mod error;
 pub mod mock;
 mod models;
@@ -21,7 +23,8 @@ use axum::Router;
 use axum::routing::{get, post};
 use strata_config::Config;
 
-pub use anthropic::StreamTranslator;
+pub use anthropic::{StreamToOpenAi, StreamTranslator};
+pub use convert::StreamConvert;
 pub use error::AiError;
 pub use provider::{Candidate, Provider, Providers};
 

@@ -10,6 +10,7 @@ use futures_util::{Stream, StreamExt};
 use http::{HeaderMap, HeaderValue, header};
 use serde_json::value::RawValue;
 
+use crate::convert::Format;
 use crate::provider::Candidate;
 
 /// What one upstream call came back with.
@@ -42,11 +43,12 @@ pub fn with_model(body: &Bytes, model: &str) -> Result<Bytes, serde_json::Error>
     Ok(Bytes::from(out))
 }
 
-/// POSTs `body` to `{base_url}{path}` of the candidate's provider.
+/// POSTs `body` to the candidate's provider at the path of `format`, with that API's
+/// authentication headers.
 pub async fn post(
     client: &reqwest::Client,
     candidate: &Candidate,
-    path: &str,
+    format: Format,
     body: Bytes,
 ) -> Reply {
     let provider = &candidate.provider;
@@ -55,10 +57,22 @@ pub async fn post(
         header::CONTENT_TYPE,
         HeaderValue::from_static("application/json"),
     );
-    if let Some(key) = &provider.api_key
-        && let Ok(value) = HeaderValue::from_str(&format!("Bearer {}", key.expose()))
-    {
-        headers.insert(header::AUTHORIZATION, value);
+    if let Some(key) = &provider.api_key {
+        let auth = match format {
+            Format::OpenAi => HeaderValue::from_str(&format!("Bearer {}", key.expose()))
+                .map(|v| (header::AUTHORIZATION, v)),
+            Format::Anthropic => HeaderValue::from_str(key.expose())
+                .map(|v| (http::HeaderName::from_static("x-api-key"), v)),
+        };
+        if let Ok((name, value)) = auth {
+            headers.insert(name, value);
+        }
+    }
+    if format == Format::Anthropic {
+        headers.insert(
+            "anthropic-version",
+            HeaderValue::from_static(ANTHROPIC_VERSION),
+        );
     }
     for (name, value) in &provider.headers {
         if let (Ok(name), Ok(value)) = (
@@ -69,7 +83,7 @@ pub async fn post(
         }
     }
     strata_telemetry::inject_current(&mut headers);
-    let url = format!("{}{path}", provider.base_url);
+    let url = format!("{}{}", provider.base_url, format.path());
     match client
         .post(url)
         .headers(headers)
@@ -85,6 +99,9 @@ pub async fn post(
     }
 }
 
+/// The Anthropic API version Strata speaks (sent unless the provider's headers override it).
+pub const ANTHROPIC_VERSION: &str = "2023-06-01";
+
 /// Whether another provider should be tried after this status.
 #[must_use]
 pub fn should_fall_back(status: http::StatusCode) -> bool {
@@ -92,9 +109,9 @@ pub fn should_fall_back(status: http::StatusCode) -> bool {
 }
 
 /// The body of an upstream response as a stream that passes chunks on as they arrive. If
-/// the upstream breaks off mid-stream, `on_error` supplies a last chunk (an error event in
-/// the API's own format) and the stream ends.
-pub fn passthrough(response: reqwest::Response, on_error: fn(&str) -> Bytes) -> Body {
+/// the upstream breaks off mid-stream, a last chunk carries an error event in `format` and
+/// the stream ends.
+pub fn passthrough(response: reqwest::Response, format: Format) -> Body {
     let upstream = response.bytes_stream();
     let stream = futures_util::stream::unfold(Some(upstream), move |state| async move {
         let mut upstream = state?;
@@ -102,7 +119,8 @@ pub fn passthrough(response: reqwest::Response, on_error: fn(&str) -> Bytes) -> 
             Some(Ok(chunk)) => Some((Ok::<_, Infallible>(chunk), Some(upstream))),
             Some(Err(e)) => {
                 tracing::warn!(error = %e, "upstream stream broke off");
-                Some((Ok(on_error(&e.to_string())), None))
+                let message = format!("the upstream stream broke off: {e}");
+                Some((Ok(format.stream_error(&message)), None))
             }
             None => None,
         }

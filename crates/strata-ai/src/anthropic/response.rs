@@ -88,16 +88,12 @@ pub fn error_body(status: StatusCode, message: &str) -> Value {
     json!({ "type": "error", "error": { "type": error_type(status), "message": message } })
 }
 
-/// The Anthropic error for an OpenAI error body (or any body) received with `status`.
+/// The Anthropic error for an OpenAI error body received with `status`.
 #[must_use]
-pub fn error_from_openai(status: StatusCode, body: &[u8]) -> Value {
-    let parsed: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
-    let message = parsed
+pub fn error_from_openai(status: StatusCode, error: &Value) -> Value {
+    let message = error
         .pointer("/error/message")
         .and_then(Value::as_str)
-        .map_or_else(
-            || String::from_utf8_lossy(body).into_owned(),
-            str::to_string,
-        );
+        .map_or_else(|| error.to_string(), str::to_string);
     error_body(status, &message)
 }

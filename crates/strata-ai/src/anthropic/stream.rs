@@ -4,6 +4,7 @@
 use serde_json::{Value, json};
 
 use super::response::stop_reason;
+use crate::convert::StreamConvert;
 
 /// The content block being streamed.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -49,7 +50,7 @@ impl StreamTranslator {
     }
 
     /// Takes upstream bytes; returns the Anthropic events they complete.
-    pub fn push(&mut self, bytes: &[u8]) -> Vec<u8> {
+    fn push_bytes(&mut self, bytes: &[u8]) -> Vec<u8> {
         let mut out = Vec::new();
         for &b in bytes {
             if b == b'\n' {
@@ -67,8 +68,8 @@ impl StreamTranslator {
     }
 
     /// The upstream ended. A stream that never completed ends with an error event.
-    pub fn finish(&mut self) -> Vec<u8> {
-        let mut out = self.push(b"\n");
+    fn finish_stream(&mut self) -> Vec<u8> {
+        let mut out = self.push_bytes(b"\n");
         if !self.finished {
             self.error(
                 &mut out,
@@ -221,5 +222,15 @@ impl StreamTranslator {
         if let Some(finish) = choice.get("finish_reason").and_then(Value::as_str) {
             self.stop_reason = stop_reason(Some(finish));
         }
+    }
+}
+
+impl StreamConvert for StreamTranslator {
+    fn push(&mut self, bytes: &[u8]) -> Vec<u8> {
+        self.push_bytes(bytes)
+    }
+
+    fn finish(&mut self) -> Vec<u8> {
+        self.finish_stream()
     }
 }

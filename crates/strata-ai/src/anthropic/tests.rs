@@ -4,6 +4,7 @@ use axum::http::StatusCode;
 use serde_json::json;
 
 use super::{StreamTranslator, request, response};
+use crate::convert::StreamConvert;
 
 #[test]
 fn request_to_openai() {
@@ -96,9 +97,9 @@ fn stop_reasons() {
 
 #[test]
 fn errors_take_anthropic_shape() {
-    let body = br#"{"error":{"message":"slow down","type":"rate_limit","param":null,"code":null}}"#;
+    let body = json!({ "error": { "message": "slow down", "type": "rate_limit", "param": null, "code": null } });
     assert_eq!(
-        response::error_from_openai(StatusCode::TOO_MANY_REQUESTS, body),
+        response::error_from_openai(StatusCode::TOO_MANY_REQUESTS, &body),
         json!({ "type": "error", "error": { "type": "rate_limit_error", "message": "slow down" } })
     );
     assert_eq!(
