@@ -1,8 +1,9 @@
 """Drives Strata's ai layer with the official Anthropic Python SDK.
 
 Environment: STRATA_AI_URL (e.g. http://127.0.0.1:4000, no /v1: the SDK adds it). The Rust
-test configures the built-in `mock` provider (model mock-1) and `upstream`, an OpenAI-compatible
-mock server (model gpt-upstream): Anthropic ingress to an OpenAI upstream.
+test configures the built-in `mock` provider (model mock-1), `upstream`, an OpenAI-compatible
+mock server (model gpt-upstream: Anthropic ingress translated to an OpenAI upstream), and
+`claude`, an Anthropic-format mock server (model claude-upstream: passed through untranslated).
 Prints `ok <scenario>` for each scenario that passed; any failure raises.
 """
 
@@ -102,7 +103,7 @@ def errors():
     ok("errors")
 
 
-for model in ["mock-1", "gpt-upstream"]:
+for model in ["mock-1", "gpt-upstream", "claude-upstream"]:
     plain(model)
     streaming(model)
     tools(model)

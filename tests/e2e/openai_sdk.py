@@ -1,8 +1,10 @@
 """Drives Strata's ai layer with the official OpenAI Python SDK.
 
 Environment: STRATA_AI_URL (e.g. http://127.0.0.1:4000/v1). The Rust test that runs this
-configures the providers: `mock` (built-in, model mock-1), `primary` (answers 500 once, then
-falls back to `backup`, model gpt-backup) and `limited` (always 429 with Retry-After: 1).
+configures the providers: `mock` (built-in, model mock-1), `claude` (an Anthropic-format mock
+server, model claude-upstream: OpenAI ingress translated to an Anthropic upstream), `primary`
+(answers 500 once, then falls back to `backup`, model gpt-backup) and `limited` (always 429
+with Retry-After: 1). Scenarios that work with any model run against mock-1 and claude-upstream.
 Prints `ok <scenario>` for each scenario that passed; any failure raises.
 """
 
@@ -22,14 +24,14 @@ def ok(name):
     print(f"ok {name}", flush=True)
 
 
-def plain():
+def plain(model):
     r = client.chat.completions.create(
-        model="mock-1", messages=[{"role": "user", "content": "hello sdk"}]
+        model=model, messages=[{"role": "user", "content": "hello sdk"}]
     )
     assert r.choices[0].message.content == "mock: hello sdk", r
     assert r.choices[0].finish_reason == "stop"
     assert r.usage.total_tokens == r.usage.prompt_tokens + r.usage.completion_tokens > 0
-    ok("plain")
+    ok(f"plain {model}")
 
 
 def multipart_and_json_mode():
@@ -50,9 +52,9 @@ def multipart_and_json_mode():
     ok("multipart_and_json_mode")
 
 
-def streaming():
+def streaming(model):
     stream = client.chat.completions.create(
-        model="mock-1",
+        model=model,
         stream=True,
         stream_options={"include_usage": True},
         messages=[{"role": "user", "content": "stream me please"}],
@@ -67,10 +69,10 @@ def streaming():
     assert text == "mock: stream me please", text
     assert chunks > 4, chunks
     assert usage is not None and usage.total_tokens > 0
-    ok("streaming")
+    ok(f"streaming {model}")
 
 
-def tools():
+def tools(model):
     tools = [
         {
             "type": "function",
@@ -82,15 +84,15 @@ def tools():
         }
     ]
     messages = [{"role": "user", "content": "weather in Paris?"}]
-    r = client.chat.completions.create(model="mock-1", messages=messages, tools=tools)
+    r = client.chat.completions.create(model=model, messages=messages, tools=tools)
     call = r.choices[0].message.tool_calls[0]
     assert r.choices[0].finish_reason == "tool_calls"
     assert call.function.name == "get_weather"
     messages.append(r.choices[0].message.model_dump(exclude_none=True))
     messages.append({"role": "tool", "tool_call_id": call.id, "content": "sunny"})
-    r = client.chat.completions.create(model="mock-1", messages=messages, tools=tools)
+    r = client.chat.completions.create(model=model, messages=messages, tools=tools)
     assert r.choices[0].message.content == "mock: tool said sunny", r
-    ok("tools")
+    ok(f"tools {model}")
 
 
 def models():
@@ -148,5 +150,9 @@ def malformed_body():
     ok("malformed_body")
 
 
-for scenario in [plain, multipart_and_json_mode, streaming, tools, models, fallback, rate_limited, unknown_model, malformed_body]:
+for model in ["mock-1", "claude-upstream"]:
+    plain(model)
+    streaming(model)
+    tools(model)
+for scenario in [multipart_and_json_mode, models, fallback, rate_limited, unknown_model, malformed_body]:
     scenario()

@@ -145,6 +145,138 @@ pub fn chat_chunks(request: &Value, model: &str) -> Vec<Value> {
     chunks
 }
 
+/// The mock's answer to an Anthropic Messages request, read the Anthropic way (used by the
+/// test kit's mock server when it plays an Anthropic provider).
+#[must_use]
+pub fn anthropic_answer(request: &Value) -> (Answer, u64) {
+    let blocks_text = |content: &Value| -> String {
+        match content {
+            Value::String(s) => s.clone(),
+            Value::Array(blocks) => blocks
+                .iter()
+                .filter_map(|b| match b.get("type").and_then(Value::as_str) {
+                    Some("text") => b.get("text").and_then(Value::as_str).map(str::to_string),
+                    Some("tool_result") => Some(text_of(b.get("content").unwrap_or(&Value::Null))),
+                    _ => None,
+                })
+                .collect::<Vec<_>>()
+                .join(" "),
+            _ => String::new(),
+        }
+    };
+    let messages = request
+        .get("messages")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
+    let mut prompt = text_of(request.get("system").unwrap_or(&Value::Null));
+    for m in &messages {
+        prompt.push('\n');
+        prompt.push_str(&blocks_text(m.get("content").unwrap_or(&Value::Null)));
+    }
+    let last = messages
+        .last()
+        .and_then(|m| m.get("content"))
+        .unwrap_or(&Value::Null);
+    let tool_result = last.as_array().and_then(|blocks| {
+        blocks
+            .iter()
+            .find(|b| b.get("type").and_then(Value::as_str) == Some("tool_result"))
+    });
+    let first_tool = request
+        .get("tools")
+        .and_then(Value::as_array)
+        .and_then(|t| t.first())
+        .and_then(|t| t.get("name"))
+        .and_then(Value::as_str);
+    let answer = match (tool_result, first_tool) {
+        (Some(result), _) => Answer::Text(format!(
+            "mock: tool said {}",
+            text_of(result.get("content").unwrap_or(&Value::Null))
+        )),
+        (None, Some(name))
+            if request.pointer("/tool_choice/type").and_then(Value::as_str) != Some("none") =>
+        {
+            Answer::ToolCall {
+                name: name.to_string(),
+                arguments: "{}".into(),
+            }
+        }
+        (None, _) => Answer::Text(format!("mock: {}", blocks_text(last))),
+    };
+    (answer, tokens(&prompt))
+}
+
+/// A whole Anthropic message.
+#[must_use]
+pub fn anthropic_message(request: &Value, model: &str) -> Value {
+    let (answer, prompt) = anthropic_answer(request);
+    let output = completion_tokens(&answer);
+    let (content, stop) = match &answer {
+        Answer::Text(text) => (json!([{ "type": "text", "text": text }]), "end_turn"),
+        Answer::ToolCall { name, .. } => (
+            json!([{ "type": "tool_use", "id": "toolu_mock_0", "name": name, "input": {} }]),
+            "tool_use",
+        ),
+    };
+    json!({ "id": "msg_mock", "type": "message", "role": "assistant", "model": model, "content": content,
+        "stop_reason": stop, "stop_sequence": null, "usage": { "input_tokens": prompt, "output_tokens": output } })
+}
+
+/// The events of a streamed Anthropic message, as `(event name, data)`.
+#[must_use]
+pub fn anthropic_events(request: &Value, model: &str) -> Vec<(String, Value)> {
+    let (answer, prompt) = anthropic_answer(request);
+    let output = completion_tokens(&answer);
+    let mut events = vec![
+        (
+            "message_start",
+            json!({ "type": "message_start", "message": { "id": "msg_mock", "type": "message",
+            "role": "assistant", "model": model, "content": [], "stop_reason": null, "stop_sequence": null,
+            "usage": { "input_tokens": prompt, "output_tokens": 1 } } }),
+        ),
+        ("ping", json!({ "type": "ping" })),
+    ];
+    let stop = match &answer {
+        Answer::Text(text) => {
+            events.push((
+                "content_block_start",
+                json!({ "type": "content_block_start", "index": 0,
+                "content_block": { "type": "text", "text": "" } }),
+            ));
+            for piece in text.split_inclusive(' ') {
+                events.push((
+                    "content_block_delta",
+                    json!({ "type": "content_block_delta", "index": 0,
+                    "delta": { "type": "text_delta", "text": piece } }),
+                ));
+            }
+            "end_turn"
+        }
+        Answer::ToolCall { name, arguments } => {
+            events.push(("content_block_start", json!({ "type": "content_block_start", "index": 0,
+                "content_block": { "type": "tool_use", "id": "toolu_mock_0", "name": name, "input": {} } })));
+            events.push((
+                "content_block_delta",
+                json!({ "type": "content_block_delta", "index": 0,
+                "delta": { "type": "input_json_delta", "partial_json": arguments } }),
+            ));
+            "tool_use"
+        }
+    };
+    events.push((
+        "content_block_stop",
+        json!({ "type": "content_block_stop", "index": 0 }),
+    ));
+    events.push(("message_delta", json!({ "type": "message_delta",
+        "delta": { "stop_reason": stop, "stop_sequence": null }, "usage": { "output_tokens": output } })));
+    events.push(("message_stop", json!({ "type": "message_stop" })));
+    events
+        .into_iter()
+        .map(|(name, data)| (name.to_string(), data))
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -66,6 +66,7 @@ impl MockLlm {
         let inner = Arc::new(Mutex::new(Inner::default()));
         let app = Router::new()
             .route("/v1/chat/completions", post(chat))
+            .route("/v1/messages", post(messages))
             .route("/v1/models", get(models))
             .with_state(inner.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
@@ -116,10 +117,30 @@ async fn models() -> Response {
         .into_response()
 }
 
-async fn chat(State(inner): State<Arc<Mutex<Inner>>>, headers: HeaderMap, body: Bytes) -> Response {
-    let Ok(request) = serde_json::from_slice::<Value>(&body) else {
+/// How to answer one request.
+struct Plan {
+    request: Value,
+    /// Cut the stream after this many events.
+    cut_after: Option<usize>,
+    /// Pause between streamed events.
+    delay: Duration,
+    /// Wait this long before answering.
+    wait: Option<Duration>,
+}
+
+/// Records the request and takes the next scripted behavior; a scripted failure is
+/// answered here (in the given API's error shape).
+fn begin(
+    inner: &Mutex<Inner>,
+    headers: HeaderMap,
+    body: &[u8],
+    anthropic: bool,
+) -> Result<Plan, Box<Response>> {
+    let Ok(request) = serde_json::from_slice::<Value>(body) else {
         let error = json!({ "error": { "message": "bad JSON", "type": "invalid_request_error", "param": null, "code": null } });
-        return (StatusCode::BAD_REQUEST, axum::Json(error)).into_response();
+        return Err(Box::new(
+            (StatusCode::BAD_REQUEST, axum::Json(error)).into_response(),
+        ));
     };
     let (behavior, chunk_delay) = {
         let mut inner = inner
@@ -134,42 +155,55 @@ async fn chat(State(inner): State<Arc<Mutex<Inner>>>, headers: HeaderMap, body: 
             inner.chunk_delay,
         )
     };
-    let model = request["model"].as_str().unwrap_or("mock").to_string();
-    let stream = request["stream"].as_bool().unwrap_or(false);
-    let mut cut_after = None;
     match behavior {
-        Behavior::Answer => {}
+        Behavior::Answer => Ok(Plan {
+            request,
+            cut_after: None,
+            delay: chunk_delay,
+            wait: None,
+        }),
+        Behavior::Delay(d) => Ok(Plan {
+            request,
+            cut_after: None,
+            delay: chunk_delay,
+            wait: Some(d),
+        }),
+        Behavior::BreakAfter(n) => Ok(Plan {
+            request,
+            cut_after: Some(n),
+            delay: chunk_delay,
+            wait: None,
+        }),
         Behavior::Status(code, retry_after) => {
             let status = StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-            let error = json!({ "error": { "message": format!("mock says {code}"), "type": "api_error", "param": null, "code": null } });
+            let message = format!("mock says {code}");
+            let error = if anthropic {
+                json!({ "type": "error", "error": { "type": "api_error", "message": message } })
+            } else {
+                json!({ "error": { "message": message, "type": "api_error", "param": null, "code": null } })
+            };
             let mut response = (status, axum::Json(error)).into_response();
             if let Some(secs) = retry_after {
                 response
                     .headers_mut()
                     .insert(header::RETRY_AFTER, secs.into());
             }
-            return response;
+            Err(Box::new(response))
         }
-        Behavior::Delay(d) => tokio::time::sleep(d).await,
-        Behavior::BreakAfter(n) => cut_after = Some(n),
     }
-    if !stream {
-        return axum::Json(strata_ai::mock::chat_completion(&request, &model)).into_response();
-    }
-    let mut chunks: Vec<Result<Bytes, std::io::Error>> =
-        strata_ai::mock::chat_chunks(&request, &model)
-            .into_iter()
-            .map(|c| Ok(Bytes::from(format!("data: {c}\n\n"))))
-            .collect();
-    chunks.push(Ok(Bytes::from_static(b"data: [DONE]\n\n")));
+}
+
+/// An SSE body from ready events, paced by `delay`, cut after `cut_after` events if set.
+fn sse(events: Vec<Bytes>, cut_after: Option<usize>, delay: Duration) -> Response {
+    let mut chunks: Vec<Result<Bytes, std::io::Error>> = events.into_iter().map(Ok).collect();
     if let Some(n) = cut_after {
         chunks.truncate(n);
         chunks.push(Err(std::io::Error::other("mock cut the stream")));
     }
     let stream = futures_util::stream::unfold(chunks.into_iter(), move |mut rest| async move {
         let next = rest.next()?;
-        if !chunk_delay.is_zero() {
-            tokio::time::sleep(chunk_delay).await;
+        if !delay.is_zero() {
+            tokio::time::sleep(delay).await;
         }
         Some((next, rest))
     });
@@ -178,4 +212,61 @@ async fn chat(State(inner): State<Arc<Mutex<Inner>>>, headers: HeaderMap, body: 
         Body::from_stream(stream),
     )
         .into_response()
+}
+
+async fn chat(State(inner): State<Arc<Mutex<Inner>>>, headers: HeaderMap, body: Bytes) -> Response {
+    let Plan {
+        request,
+        cut_after,
+        delay,
+        wait,
+    } = match begin(&inner, headers, &body, false) {
+        Ok(begun) => begun,
+        Err(response) => return *response,
+    };
+    if let Some(wait) = wait {
+        tokio::time::sleep(wait).await;
+    }
+    let model = request["model"].as_str().unwrap_or("mock").to_string();
+    if !request["stream"].as_bool().unwrap_or(false) {
+        return axum::Json(strata_ai::mock::chat_completion(&request, &model)).into_response();
+    }
+    let mut events: Vec<Bytes> = strata_ai::mock::chat_chunks(&request, &model)
+        .into_iter()
+        .map(|c| Bytes::from(format!("data: {c}\n\n")))
+        .collect();
+    events.push(Bytes::from_static(b"data: [DONE]\n\n"));
+    sse(events, cut_after, delay)
+}
+
+async fn messages(
+    State(inner): State<Arc<Mutex<Inner>>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let Plan {
+        request,
+        cut_after,
+        delay,
+        wait,
+    } = match begin(&inner, headers, &body, true) {
+        Ok(begun) => begun,
+        Err(response) => return *response,
+    };
+    if let Some(wait) = wait {
+        tokio::time::sleep(wait).await;
+    }
+    let model = request["model"].as_str().unwrap_or("mock").to_string();
+    if request.get("max_tokens").and_then(Value::as_u64).is_none() {
+        let error = json!({ "type": "error", "error": { "type": "invalid_request_error", "message": "max_tokens: Field required" } });
+        return (StatusCode::BAD_REQUEST, axum::Json(error)).into_response();
+    }
+    if !request["stream"].as_bool().unwrap_or(false) {
+        return axum::Json(strata_ai::mock::anthropic_message(&request, &model)).into_response();
+    }
+    let events = strata_ai::mock::anthropic_events(&request, &model)
+        .into_iter()
+        .map(|(name, data)| Bytes::from(format!("event: {name}\ndata: {data}\n\n")))
+        .collect();
+    sse(events, cut_after, delay)
 }

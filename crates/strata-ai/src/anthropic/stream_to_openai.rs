@@ -39,8 +39,13 @@ impl StreamToOpenAi {
     }
 
     fn chunk(&self, out: &mut Vec<u8>, delta: Value, finish: Value) {
+        let mut choice = serde_json::Map::new();
+        choice.insert("index".into(), json!(0));
+        choice.insert("delta".into(), delta);
+        choice.insert("logprobs".into(), Value::Null);
+        choice.insert("finish_reason".into(), finish);
         let chunk = json!({ "id": self.id, "object": "chat.completion.chunk", "created": self.created,
-            "model": self.model, "choices": [{ "index": 0, "delta": delta, "logprobs": null, "finish_reason": finish }] });
+            "model": self.model, "choices": [Value::Object(choice)] });
         out.extend_from_slice(format!("data: {chunk}\n\n").as_bytes());
     }
 

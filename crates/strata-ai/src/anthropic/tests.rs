@@ -159,3 +159,113 @@ fn a_stream_cut_short_ends_with_an_error_event() {
     assert!(out.contains("\"message\":\"boom\""), "{out}");
     assert_eq!(out.matches("event: error").count(), 1, "{out}");
 }
+
+#[test]
+fn openai_request_to_anthropic() {
+    let openai = json!({
+        "model": "claude-x",
+        "max_completion_tokens": 300,
+        "stream": true,
+        "stream_options": { "include_usage": true },
+        "temperature": 0.5,
+        "stop": "END",
+        "user": "u-7",
+        "tool_choice": { "type": "function", "function": { "name": "lookup" } },
+        "tools": [{ "type": "function", "function": { "name": "lookup", "description": "Find a thing",
+            "parameters": { "type": "object", "properties": { "q": { "type": "string" } } } } }],
+        "messages": [
+            { "role": "system", "content": "Be exact." },
+            { "role": "developer", "content": [{ "type": "text", "text": "Cite sources." }] },
+            { "role": "user", "content": [
+                { "type": "text", "text": "Look these up" },
+                { "type": "image_url", "image_url": { "url": "data:image/png;base64,iVBOR" } },
+                { "type": "image_url", "image_url": { "url": "https://example.org/a.jpg" } }
+            ]},
+            { "role": "assistant", "content": null, "tool_calls": [
+                { "id": "call_a", "type": "function", "function": { "name": "lookup", "arguments": "{\"q\":\"a\"}" } },
+                { "id": "call_b", "type": "function", "function": { "name": "lookup", "arguments": "{\"q\":\"b\"}" } }
+            ]},
+            { "role": "tool", "tool_call_id": "call_a", "content": "found a" },
+            { "role": "tool", "tool_call_id": "call_b", "content": [{ "type": "text", "text": "found b" }] },
+            { "role": "user", "content": "and?" }
+        ]
+    });
+    insta::assert_json_snapshot!(super::request_from_openai(&openai).unwrap());
+}
+
+#[test]
+fn anthropic_response_to_openai() {
+    let message = json!({
+        "id": "msg_01", "type": "message", "role": "assistant", "model": "claude-x",
+        "content": [
+            { "type": "thinking", "thinking": "hmm", "signature": "s" },
+            { "type": "text", "text": "Looking it up." },
+            { "type": "tool_use", "id": "toolu_1", "name": "lookup", "input": { "q": "a" } }
+        ],
+        "stop_reason": "tool_use", "stop_sequence": null,
+        "usage": { "input_tokens": 20, "output_tokens": 11, "cache_read_input_tokens": 100, "cache_creation_input_tokens": 5 }
+    });
+    let mut openai = super::response_to_openai(&message);
+    openai["created"] = json!(0);
+    insta::assert_json_snapshot!(openai);
+}
+
+const ANTHROPIC_STREAM: &str = concat!(
+    "event: message_start\ndata: {\"type\":\"message_start\",\"message\":{\"id\":\"msg_01\",\"type\":\"message\",\"role\":\"assistant\",\"model\":\"claude-x\",\"content\":[],\"stop_reason\":null,\"stop_sequence\":null,\"usage\":{\"input_tokens\":25,\"output_tokens\":1}}}\n\n",
+    "event: ping\ndata: {\"type\":\"ping\"}\n\n",
+    "event: content_block_start\ndata: {\"type\":\"content_block_start\",\"index\":0,\"content_block\":{\"type\":\"text\",\"text\":\"\"}}\n\n",
+    "event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":0,\"delta\":{\"type\":\"text_delta\",\"text\":\"Let me \"}}\n\n",
+    "event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":0,\"delta\":{\"type\":\"text_delta\",\"text\":\"look.\"}}\n\n",
+    "event: content_block_stop\ndata: {\"type\":\"content_block_stop\",\"index\":0}\n\n",
+    "event: content_block_start\ndata: {\"type\":\"content_block_start\",\"index\":1,\"content_block\":{\"type\":\"tool_use\",\"id\":\"toolu_1\",\"name\":\"lookup\",\"input\":{}}}\n\n",
+    "event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":1,\"delta\":{\"type\":\"input_json_delta\",\"partial_json\":\"{\\\"q\\\":\"}}\n\n",
+    "event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":1,\"delta\":{\"type\":\"input_json_delta\",\"partial_json\":\"\\\"a\\\"}\"}}\n\n",
+    "event: content_block_stop\ndata: {\"type\":\"content_block_stop\",\"index\":1}\n\n",
+    "event: message_delta\ndata: {\"type\":\"message_delta\",\"delta\":{\"stop_reason\":\"tool_use\",\"stop_sequence\":null},\"usage\":{\"output_tokens\":15}}\n\n",
+    "event: message_stop\ndata: {\"type\":\"message_stop\"}\n\n",
+);
+
+fn to_openai_in_pieces(input: &str, piece: usize) -> String {
+    let mut t = super::StreamToOpenAi::new("claude-x", true);
+    let mut out = Vec::new();
+    for chunk in input.as_bytes().chunks(piece) {
+        out.extend(t.push(chunk));
+    }
+    out.extend(t.finish());
+    // `created` is the clock; pin it for the snapshot.
+    let text = String::from_utf8(out).unwrap();
+    let created = regex_free_created(&text);
+    text.replace(&created, "\"created\":0")
+}
+
+fn regex_free_created(text: &str) -> String {
+    let start = text.find("\"created\":").unwrap();
+    let end = start + text[start..].find(',').unwrap();
+    text[start..end].to_string()
+}
+
+#[test]
+fn anthropic_stream_to_openai_chunks() {
+    let whole = to_openai_in_pieces(ANTHROPIC_STREAM, usize::MAX);
+    insta::assert_snapshot!(whole);
+    for piece in [1, 5, 100] {
+        assert_eq!(
+            to_openai_in_pieces(ANTHROPIC_STREAM, piece),
+            whole,
+            "piece size {piece}"
+        );
+    }
+    let cut = &ANTHROPIC_STREAM[..ANTHROPIC_STREAM.find("event: message_delta").unwrap()];
+    let out = to_openai_in_pieces(cut, 9);
+    assert!(out.ends_with("\"code\":\"upstream_stream_error\",\"message\":\"the upstream stream ended before the message was complete\",\"param\":null,\"type\":\"api_error\"}}\n\n"), "{out}");
+    assert!(!out.contains("[DONE]"));
+}
+
+#[test]
+fn anthropic_errors_take_openai_shape() {
+    let body = br#"{"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}"#;
+    assert_eq!(
+        super::error_to_openai(StatusCode::from_u16(529).unwrap(), body),
+        json!({ "error": { "message": "Overloaded", "type": "api_error", "param": null, "code": "overloaded_error" } })
+    );
+}

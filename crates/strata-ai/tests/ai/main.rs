@@ -2,6 +2,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod anthropic_upstreams;
 mod chat;
 mod routing;
 mod streaming;

@@ -11,7 +11,8 @@ async fn the_openai_sdk_works_unmodified() {
     let Some(python) = python_with_sdks("the_openai_sdk_works_unmodified") else {
         return;
     };
-    let (primary, backup, limited) = (
+    let (primary, backup, limited, claude) = (
+        MockLlm::start().await,
         MockLlm::start().await,
         MockLlm::start().await,
         MockLlm::start().await,
@@ -23,17 +24,31 @@ async fn the_openai_sdk_works_unmodified() {
          \x20   - {{ name: mock, models: [mock-1] }}\n\
          \x20   - {{ name: primary, kind: openai, api_base: '{}', models: [gpt-primary], fallback: backup }}\n\
          \x20   - {{ name: backup, kind: openai, api_base: '{}', models: [gpt-backup] }}\n\
-         \x20   - {{ name: limited, kind: openai, api_base: '{}', models: [gpt-limited] }}\n",
-        primary.base_url, backup.base_url, limited.base_url
+         \x20   - {{ name: limited, kind: openai, api_base: '{}', models: [gpt-limited] }}\n\
+         \x20   - {{ name: claude, kind: anthropic, api_base: '{}', models: [claude-upstream] }}\n",
+        primary.base_url, backup.base_url, limited.base_url, claude.base_url
     );
     let stack = Stack::start(&providers, &[], &[]).await;
     let url = format!("http://127.0.0.1:{}/v1", stack.ports.ai);
     let stdout = run_script(&python, "openai_sdk.py", &url, &stack).await;
+    for model in ["mock-1", "claude-upstream"] {
+        for scenario in ["plain", "streaming", "tools"] {
+            let line = format!("ok {scenario} {model}");
+            assert!(
+                stdout.lines().any(|l| l == line),
+                "{line} missing:\n{stdout}"
+            );
+        }
+    }
+    // The Anthropic upstream was asked in its own format.
+    assert!(
+        claude
+            .received()
+            .iter()
+            .all(|r| r.body["max_tokens"].is_u64() && r.headers.contains_key("anthropic-version"))
+    );
     for scenario in [
-        "plain",
         "multipart_and_json_mode",
-        "streaming",
-        "tools",
         "models",
         "fallback",
         "rate_limited",
@@ -73,17 +88,18 @@ async fn the_anthropic_sdk_works_unmodified_against_openai_upstreams() {
     else {
         return;
     };
-    let upstream = MockLlm::start().await;
+    let (upstream, claude) = (MockLlm::start().await, MockLlm::start().await);
     let providers = format!(
         "ai:\n  providers:\n\
          \x20   - {{ name: mock, models: [mock-1] }}\n\
-         \x20   - {{ name: upstream, kind: openai, api_base: '{}', models: [gpt-upstream] }}\n",
-        upstream.base_url
+         \x20   - {{ name: upstream, kind: openai, api_base: '{}', models: [gpt-upstream] }}\n\
+         \x20   - {{ name: claude, kind: anthropic, api_base: '{}', models: [claude-upstream] }}\n",
+        upstream.base_url, claude.base_url
     );
     let stack = Stack::start(&providers, &[], &[]).await;
     let url = format!("http://127.0.0.1:{}", stack.ports.ai);
     let stdout = run_script(&python, "anthropic_sdk.py", &url, &stack).await;
-    for model in ["mock-1", "gpt-upstream"] {
+    for model in ["mock-1", "gpt-upstream", "claude-upstream"] {
         for scenario in ["plain", "streaming", "tools", "streaming_tools"] {
             let line = format!("ok {scenario} {model}");
             assert!(
