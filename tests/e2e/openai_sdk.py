@@ -3,7 +3,7 @@
 Environment: STRATA_AI_URL (e.g. http://127.0.0.1:4000/v1). The Rust test that runs this
 configures the providers: `mock` (built-in, model mock-1), `claude` (an Anthropic-format mock
 server, model claude-upstream: OpenAI ingress translated to an Anthropic upstream), `primary`
-(answers 500 once, then falls back to `backup`, model gpt-backup) and `limited` (always 429
+(answers 500 to its try and both retries, then falls back to `backup`, model gpt-backup) and `limited` (always 429
 with Retry-After: 1). Scenarios that work with any model run against mock-1 and claude-upstream.
 Prints `ok <scenario>` for each scenario that passed; any failure raises.
 """
@@ -107,7 +107,7 @@ def fallback():
     )
     r = raw.parse()
     assert raw.headers["x-strata-provider"] == "backup", dict(raw.headers)
-    assert raw.headers["x-strata-attempts"] == "2"
+    assert raw.headers["x-strata-attempts"] == "4"  # a try and two retries of primary, then backup
     assert r.model == "gpt-backup"
     assert r.choices[0].message.content == "mock: fall back"
     ok("fallback")

@@ -3,6 +3,8 @@
 //! provider's, the body passes through as bytes (only `model` is rewritten, and only when a
 //! fallback asks another model); otherwise it is translated there and back, streams included.
 
+use std::time::Duration;
+
 use axum::body::Bytes;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -12,7 +14,7 @@ use strata_config::ProviderKind;
 use crate::convert::{self, Format};
 use crate::provider::Candidate;
 use crate::upstream::{self, Reply};
-use crate::{AiError, Gateway, mock};
+use crate::{AiError, Gateway, mock, resilience};
 
 /// One call as it came in.
 #[derive(Debug)]
@@ -48,9 +50,10 @@ impl Call {
     }
 }
 
-/// Sends the call to its candidates in order until one answers. The response is in the
-/// call's format: the served answer, streaming as it arrives, or the last upstream error when
-/// every candidate failed with one.
+/// Sends the call to its candidates in order until one answers, retrying each (with
+/// backoff) on transient failures and skipping those whose circuit breaker is open. The
+/// response is in the call's format: the served answer, streaming as it arrives, or the last
+/// upstream error when every candidate failed with one.
 pub async fn dispatch(gateway: &Gateway, call: &Call) -> Result<Response, AiError> {
     let candidates = gateway.providers.candidates(&call.model);
     if candidates.is_empty() {
@@ -60,17 +63,40 @@ pub async fn dispatch(gateway: &Gateway, call: &Call) -> Result<Response, AiErro
     let mut last_answer: Option<(Response, Format)> = None;
     let mut attempts = 0;
     for candidate in &candidates {
-        attempts += 1;
-        match attempt(gateway, candidate, call).await? {
-            Outcome::Served(response, format) => {
-                let response = convert::response(response, format, call, &candidate.model).await;
-                return Ok(served(response, candidate, attempts));
-            }
-            Outcome::FallBack { reason, answer } => {
-                tracing::warn!(provider = %candidate.provider.name, model = %candidate.model, %reason, "provider failed; trying the next");
-                last_failure = reason;
-                if answer.is_some() {
-                    last_answer = answer;
+        let name = &candidate.provider.name;
+        if !gateway.breakers.allow(name) {
+            last_failure = format!("{name}: circuit breaker open");
+            continue;
+        }
+        let mut retries = 0;
+        loop {
+            attempts += 1;
+            match attempt(candidate, call).await? {
+                Outcome::Served(response, format) => {
+                    gateway.breakers.success(name);
+                    let response =
+                        convert::response(response, format, call, &candidate.model).await;
+                    return Ok(served(response, candidate, attempts));
+                }
+                Outcome::FallBack(failure) => {
+                    gateway.breakers.failure(name);
+                    tracing::warn!(provider = %name, model = %candidate.model, reason = %failure.reason, "provider call failed");
+                    last_failure = failure.reason;
+                    if failure.answer.is_some() {
+                        last_answer = failure.answer;
+                    }
+                    let retry = &gateway.retry;
+                    if !failure.retriable || retries >= retry.attempts {
+                        break;
+                    }
+                    retries += 1;
+                    let wait = failure
+                        .retry_after
+                        .unwrap_or_else(|| resilience::backoff(retry, retries));
+                    if wait > retry.max_retry_after.0 {
+                        break;
+                    }
+                    tokio::time::sleep(wait).await;
                 }
             }
         }
@@ -78,7 +104,14 @@ pub async fn dispatch(gateway: &Gateway, call: &Call) -> Result<Response, AiErro
     // Every candidate failed: pass on the last upstream error as the client would have seen
     // it (a 429 keeps its Retry-After), or say that nobody answered.
     match last_answer {
-        Some((answer, format)) => Ok(convert::response(answer, format, call, &call.model).await),
+        Some((answer, format)) => {
+            let response = convert::response(answer, format, call, &call.model).await;
+            let mut response = response;
+            response
+                .headers_mut()
+                .insert("x-strata-attempts", HeaderValue::from(attempts));
+            Ok(response)
+        }
         None => Err(AiError::Upstream {
             model: call.model.clone(),
             attempts,
@@ -87,20 +120,33 @@ pub async fn dispatch(gateway: &Gateway, call: &Call) -> Result<Response, AiErro
     }
 }
 
+/// Why an attempt did not serve the call.
+struct Failure {
+    reason: String,
+    /// The provider's error response, passed on if nobody serves the call.
+    answer: Option<(Response, Format)>,
+    /// Whether trying the same provider again may help (429, 5xx, 408, network, timeouts).
+    retriable: bool,
+    /// What the provider asked us to wait before trying again.
+    retry_after: Option<Duration>,
+}
+
 enum Outcome {
     /// An answer to give the client, in the provider's format.
     Served(Response, Format),
-    FallBack {
-        reason: String,
-        answer: Option<(Response, Format)>,
-    },
+    FallBack(Failure),
 }
 
-async fn attempt(
-    gateway: &Gateway,
-    candidate: &Candidate,
-    call: &Call,
-) -> Result<Outcome, AiError> {
+fn network_failure(reason: String) -> Outcome {
+    Outcome::FallBack(Failure {
+        reason,
+        answer: None,
+        retriable: true,
+        retry_after: None,
+    })
+}
+
+async fn attempt(candidate: &Candidate, call: &Call) -> Result<Outcome, AiError> {
     let provider = &candidate.provider;
     let target = match provider.kind {
         ProviderKind::Mock => {
@@ -111,48 +157,98 @@ async fn attempt(
         ProviderKind::Openai => Format::OpenAi,
         ProviderKind::Anthropic => Format::Anthropic,
         ProviderKind::Azure | ProviderKind::Gemini => {
-            return Ok(Outcome::FallBack {
+            return Ok(Outcome::FallBack(Failure {
                 reason: format!(
                     "{}: provider kind {:?} is not supported yet",
                     provider.name, provider.kind
                 ),
                 answer: None,
-            });
+                retriable: false,
+                retry_after: None,
+            }));
         }
     };
     let body = call.body_for(target, &candidate.model)?;
-    match upstream::post(&gateway.http, candidate, target, body).await {
-        Reply::Answer(answer) if upstream::should_fall_back(answer.status()) => {
-            let reason = format!("{}: HTTP {}", provider.name, answer.status().as_u16());
-            Ok(Outcome::FallBack {
-                reason,
-                answer: Some((relay(answer, target), target)),
-            })
+    let first_token_deadline = tokio::time::Instant::now() + provider.timeouts.first_token;
+    let reply = if call.stream {
+        match tokio::time::timeout_at(
+            first_token_deadline,
+            upstream::post(candidate, target, body),
+        )
+        .await
+        {
+            Ok(reply) => reply,
+            Err(_) => Reply::Failed(format!(
+                "{}: no answer within the first_token timeout",
+                provider.name
+            )),
         }
-        Reply::Answer(answer) => Ok(Outcome::Served(relay(answer, target), target)),
-        Reply::Failed(reason) => Ok(Outcome::FallBack {
-            reason,
-            answer: None,
-        }),
+    } else {
+        upstream::post(candidate, target, body).await
+    };
+    let answer = match reply {
+        Reply::Answer(answer) => answer,
+        Reply::Failed(reason) => return Ok(network_failure(reason)),
+    };
+    let status = answer.status();
+    if upstream::should_fall_back(status) {
+        let retry_after = resilience::retry_after(answer.headers());
+        let retriable = status.is_server_error() || matches!(status.as_u16(), 408 | 409 | 429);
+        return Ok(Outcome::FallBack(Failure {
+            reason: format!("{}: HTTP {}", provider.name, status.as_u16()),
+            answer: Some((relay(answer, target), target)),
+            retriable,
+            retry_after,
+        }));
+    }
+    if call.stream && status.is_success() {
+        // Until the first chunk is here, a silent or failing stream can still fall back.
+        let head = Head(relay_head(&answer));
+        let chunks: upstream::Chunks = Box::pin(answer.bytes_stream());
+        return match upstream::first_chunk_of(chunks, first_token_deadline).await {
+            Ok((first, rest)) => {
+                let body = upstream::passthrough(Some(first), rest, target);
+                Ok(Outcome::Served(head.with_body(body), target))
+            }
+            Err(reason) => Ok(network_failure(format!("{}: {reason}", provider.name))),
+        };
+    }
+    Ok(Outcome::Served(relay(answer, target), target))
+}
+
+/// The status and headers of an upstream answer, to put a body under later.
+struct Head(Response);
+
+impl Head {
+    fn with_body(self, body: axum::body::Body) -> Response {
+        let (parts, _) = self.0.into_parts();
+        Response::from_parts(parts, body)
     }
 }
 
-/// An upstream response as ours: status, content type, `Retry-After`, and the body as it
-/// arrives (ending with an error event in the provider's format if it breaks off).
-fn relay(answer: reqwest::Response, format: Format) -> Response {
+/// Status, content type and `Retry-After` of an upstream answer, with an empty body.
+fn relay_head(answer: &reqwest::Response) -> Response {
     let status = StatusCode::from_u16(answer.status().as_u16()).unwrap_or(StatusCode::BAD_GATEWAY);
-    let content_type = answer.headers().get(header::CONTENT_TYPE).cloned();
-    let retry_after = answer.headers().get(header::RETRY_AFTER).cloned();
-    let mut response = Response::new(upstream::passthrough(answer, format));
+    let mut response = Response::new(axum::body::Body::empty());
     *response.status_mut() = status;
     let headers = response.headers_mut();
-    if let Some(ct) = content_type {
-        headers.insert(header::CONTENT_TYPE, ct);
-    }
-    if let Some(ra) = retry_after {
-        headers.insert(header::RETRY_AFTER, ra);
+    for name in [header::CONTENT_TYPE, header::RETRY_AFTER] {
+        if let Some(value) = answer.headers().get(&name) {
+            headers.insert(name, value.clone());
+        }
     }
     response
+}
+
+/// An upstream answer as ours: its head, and the body as it arrives (ending with an error
+/// event in the provider's format if it breaks off).
+fn relay(answer: reqwest::Response, format: Format) -> Response {
+    let head = Head(relay_head(&answer));
+    head.with_body(upstream::passthrough(
+        None,
+        Box::pin(answer.bytes_stream()),
+        format,
+    ))
 }
 
 /// Marks a response with who served it.

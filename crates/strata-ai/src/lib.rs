@@ -13,11 +13,11 @@ mod error;
 pub mod mock;
 mod models;
 mod provider;
+mod resilience;
 mod tokens;
 mod upstream;
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use axum::Router;
 use axum::routing::{get, post};
@@ -28,22 +28,19 @@ pub use convert::StreamConvert;
 pub use error::AiError;
 pub use provider::{Candidate, Provider, Providers};
 
-/// What the layer shares across config generations: the HTTP client and its connection pool.
+/// What the layer keeps across config generations: the HTTP client (and its connection
+/// pool) of providers with the default connect timeout.
 #[derive(Debug, Clone)]
 pub struct Deps {
     pub http: reqwest::Client,
 }
 
 impl Deps {
-    /// A client with pooled keep-alive connections and a connect timeout.
+    /// A client with pooled keep-alive connections and the default connect timeout.
     pub fn new() -> Result<Self, AiError> {
-        let http = reqwest::Client::builder()
-            .connect_timeout(Duration::from_secs(10))
-            .pool_idle_timeout(Duration::from_secs(90))
-            .tcp_nodelay(true)
-            .build()
-            .map_err(|e| AiError::BadRequest(format!("cannot build the HTTP client: {e}")))?;
-        Ok(Self { http })
+        Ok(Self {
+            http: provider::client(strata_config::Timeouts::default().connect.0),
+        })
     }
 }
 
@@ -51,14 +48,20 @@ impl Deps {
 #[derive(Debug)]
 pub struct Gateway {
     pub providers: Providers,
-    pub http: reqwest::Client,
+    pub retry: strata_config::Retry,
+    pub breakers: resilience::Breakers,
 }
 
 /// Builds the ai layer's router from the config.
 pub fn build(config: &Config, deps: &Deps) -> Result<Router, AiError> {
     let gateway = Arc::new(Gateway {
-        providers: Providers::new(&config.ai.providers, &|var| std::env::var(var).ok()),
-        http: deps.http.clone(),
+        providers: Providers::new(
+            &config.ai.providers,
+            &|var| std::env::var(var).ok(),
+            &deps.http,
+        ),
+        retry: config.ai.retry.clone(),
+        breakers: resilience::Breakers::new(config.ai.circuit_breaker.clone()),
     });
     Ok(Router::new()
         .route("/v1/chat/completions", post(chat::completions))

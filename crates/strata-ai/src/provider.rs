@@ -17,7 +17,9 @@ pub struct Provider {
     pub base_url: String,
     pub api_key: Option<Secret>,
     pub headers: BTreeMap<String, Secret>,
-    pub timeout: Duration,
+    pub timeouts: Timeouts,
+    /// The HTTP client for this provider (its own pool and connect timeout).
+    pub client: reqwest::Client,
     /// Models served; empty means any model name is passed through.
     pub models: Vec<String>,
     /// Higher is tried first.
@@ -25,8 +27,12 @@ pub struct Provider {
     pub fallback: Option<String>,
 }
 
-/// Default whole-call timeout when the config sets none.
-pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(600);
+/// Provider timeouts as plain durations.
+#[derive(Debug, Clone, Copy)]
+pub struct Timeouts {
+    pub first_token: Duration,
+    pub total: Duration,
+}
 
 /// The public endpoint and key variable of a well-known provider name.
 fn known_endpoint(name: &str, kind: ProviderKind) -> (&'static str, Option<&'static str>) {
@@ -59,10 +65,26 @@ fn known_endpoint(name: &str, kind: ProviderKind) -> (&'static str, Option<&'sta
     }
 }
 
+/// A client with pooled keep-alive connections and the given connect timeout.
+#[must_use]
+pub fn client(connect: Duration) -> reqwest::Client {
+    reqwest::Client::builder()
+        .connect_timeout(connect)
+        .pool_idle_timeout(Duration::from_secs(90))
+        .tcp_nodelay(true)
+        .build()
+        .unwrap_or_default()
+}
+
 impl Provider {
-    /// Resolves a provider from the config; `env` supplies default API keys.
+    /// Resolves a provider from the config; `env` supplies default API keys; `shared` is the
+    /// client (and pool) of providers with the default connect timeout.
     #[must_use]
-    pub fn resolve(config: &ProviderConfig, env: &dyn Fn(&str) -> Option<String>) -> Self {
+    pub fn resolve(
+        config: &ProviderConfig,
+        env: &dyn Fn(&str) -> Option<String>,
+        shared: &reqwest::Client,
+    ) -> Self {
         // Validation guarantees a kind (explicit or inferred from the name).
         let kind = config.effective_kind().unwrap_or(ProviderKind::Openai);
         let (default_base, key_var) = known_endpoint(&config.name, kind);
@@ -82,7 +104,15 @@ impl Provider {
             base_url,
             api_key,
             headers: config.headers.clone(),
-            timeout: config.timeout.map_or(DEFAULT_TIMEOUT, |t| t.0),
+            timeouts: Timeouts {
+                first_token: config.timeouts.first_token.0,
+                total: config.timeouts.total.0,
+            },
+            client: if config.timeouts.connect == strata_config::Timeouts::default().connect {
+                shared.clone()
+            } else {
+                client(config.timeouts.connect.0)
+            },
             models: config.models.clone(),
             rank: config.priority.map_or(0, strata_config::Priority::rank),
             fallback: config.fallback.clone(),
@@ -125,10 +155,14 @@ pub struct Providers {
 impl Providers {
     /// Resolves the config's providers, highest priority first (config order breaks ties).
     #[must_use]
-    pub fn new(configs: &[ProviderConfig], env: &dyn Fn(&str) -> Option<String>) -> Self {
+    pub fn new(
+        configs: &[ProviderConfig],
+        env: &dyn Fn(&str) -> Option<String>,
+        shared: &reqwest::Client,
+    ) -> Self {
         let mut ordered: Vec<Arc<Provider>> = configs
             .iter()
-            .map(|c| Arc::new(Provider::resolve(c, env)))
+            .map(|c| Arc::new(Provider::resolve(c, env, shared)))
             .collect();
         ordered.sort_by_key(|p| std::cmp::Reverse(p.rank));
         Self { ordered }
@@ -183,9 +217,8 @@ mod tests {
 
     fn providers(yaml: &str) -> Providers {
         let config = strata_config::load_str(yaml, "t.yaml", &|_| None).unwrap();
-        Providers::new(&config.ai.providers, &|var| {
-            (var == "OPENAI_API_KEY").then(|| "sk-env".to_string())
-        })
+        let env = |var: &str| (var == "OPENAI_API_KEY").then(|| "sk-env".to_string());
+        Providers::new(&config.ai.providers, &env, &reqwest::Client::new())
     }
 
     const SEED: &str = "ai:

@@ -45,12 +45,7 @@ pub fn with_model(body: &Bytes, model: &str) -> Result<Bytes, serde_json::Error>
 
 /// POSTs `body` to the candidate's provider at the path of `format`, with that API's
 /// authentication headers.
-pub async fn post(
-    client: &reqwest::Client,
-    candidate: &Candidate,
-    format: Format,
-    body: Bytes,
-) -> Reply {
+pub async fn post(candidate: &Candidate, format: Format, body: Bytes) -> Reply {
     let provider = &candidate.provider;
     let mut headers = HeaderMap::new();
     headers.insert(
@@ -84,10 +79,11 @@ pub async fn post(
     }
     strata_telemetry::inject_current(&mut headers);
     let url = format!("{}{}", provider.base_url, format.path());
-    match client
+    match provider
+        .client
         .post(url)
         .headers(headers)
-        .timeout(provider.timeout)
+        .timeout(provider.timeouts.total)
         .body(body)
         .send()
         .await
@@ -108,15 +104,31 @@ pub fn should_fall_back(status: http::StatusCode) -> bool {
     status.is_server_error() || matches!(status.as_u16(), 401 | 403 | 408 | 409 | 429)
 }
 
-/// The body of an upstream response as a stream that passes chunks on as they arrive. If
-/// the upstream breaks off mid-stream, a last chunk carries an error event in `format` and
-/// the stream ends.
-pub fn passthrough(response: reqwest::Response, format: Format) -> Body {
-    let upstream = response.bytes_stream();
-    let stream = futures_util::stream::unfold(Some(upstream), move |state| async move {
-        let mut upstream = state?;
-        match upstream.next().await {
-            Some(Ok(chunk)) => Some((Ok::<_, Infallible>(chunk), Some(upstream))),
+/// An upstream body as a stream of chunks.
+pub type Chunks = std::pin::Pin<Box<dyn Stream<Item = reqwest::Result<Bytes>> + Send>>;
+
+/// Waits for the first chunk of a streamed answer until `deadline`. A stream that fails or
+/// stays silent until then can still be given up for another provider: nothing has been
+/// sent downstream yet.
+pub async fn first_chunk_of(
+    mut chunks: Chunks,
+    deadline: tokio::time::Instant,
+) -> Result<(Bytes, Chunks), String> {
+    match tokio::time::timeout_at(deadline, chunks.next()).await {
+        Ok(Some(Ok(first))) => Ok((first, chunks)),
+        Ok(Some(Err(e))) => Err(format!("the stream failed before its first chunk: {e}")),
+        Ok(None) => Err("the stream ended before its first chunk".into()),
+        Err(_) => Err("no first token within the first_token timeout".into()),
+    }
+}
+
+/// Chunks passed on as they arrive (after `first`, if given). If the upstream breaks off
+/// mid-stream, a last chunk carries an error event in `format` and the stream ends.
+pub fn passthrough(first: Option<Bytes>, chunks: Chunks, format: Format) -> Body {
+    let rest = futures_util::stream::unfold(Some(chunks), move |state| async move {
+        let mut chunks = state?;
+        match chunks.next().await {
+            Some(Ok(chunk)) => Some((Ok::<_, Infallible>(chunk), Some(chunks))),
             Some(Err(e)) => {
                 tracing::warn!(error = %e, "upstream stream broke off");
                 let message = format!("the upstream stream broke off: {e}");
@@ -125,7 +137,8 @@ pub fn passthrough(response: reqwest::Response, format: Format) -> Body {
             None => None,
         }
     });
-    Body::from_stream(stream)
+    let first = futures_util::stream::iter(first.map(Ok));
+    Body::from_stream(first.chain(rest))
 }
 
 /// A stream of ready chunks (for answers produced in-process).

@@ -143,7 +143,12 @@ pub(crate) fn check_schema(report: &mut Report<'_>, json: &mut Value) {
             }
             K::Pattern { .. } => {
                 let expected = schema::expected(&SCHEMA, &path);
-                report.at(&path, format!("expected {expected}"));
+                let found = match report.tree.get(&path).map(value::to_json) {
+                    Some(Value::String(text)) => format!("`{text}`"),
+                    Some(other) => schema::found(&other).to_string(),
+                    None => "nothing".into(),
+                };
+                report.at(&path, format!("expected {expected}, found {found}"));
             }
             _ => report.at(&path, error.masked().to_string()),
         }

@@ -9,7 +9,7 @@ use crate::{chat_request, gateway, json, send, sse_data};
 
 fn anthropic_provider(url: &str) -> String {
     format!(
-        "ai:\n  providers:\n    - {{ name: claude, kind: anthropic, api_base: '{url}', api_key: sk-ant-provider, models: [claude-x], fallback: backup }}\n    - {{ name: backup, kind: mock, models: [mock-1] }}\n"
+        "ai:\n  retry: {{ attempts: 0 }}\n  providers:\n    - {{ name: claude, kind: anthropic, api_base: '{url}', api_key: sk-ant-provider, models: [claude-x], fallback: backup }}\n    - {{ name: backup, kind: mock, models: [mock-1] }}\n"
     )
 }
 
@@ -105,7 +105,7 @@ async fn anthropic_provider_errors_reach_openai_clients_in_their_shape() {
     let upstream = MockLlm::start().await;
     upstream.script([Behavior::Status(429, Some(3))]);
     let yaml = format!(
-        "ai:\n  providers:\n    - {{ name: claude, kind: anthropic, api_base: '{}', models: [claude-x] }}\n",
+        "ai:\n  retry: {{ attempts: 0 }}\n  providers:\n    - {{ name: claude, kind: anthropic, api_base: '{}', models: [claude-x] }}\n",
         upstream.base_url
     );
     let app = gateway(&yaml);

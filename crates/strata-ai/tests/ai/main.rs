@@ -4,6 +4,7 @@
 
 mod anthropic_upstreams;
 mod chat;
+mod retries;
 mod routing;
 mod streaming;
 

@@ -5,13 +5,14 @@ use strata_testkit::{Behavior, MockLlm, free_port};
 
 use crate::{chat_request, gateway, json, send};
 
-fn two_providers(first: &str, second: &str) -> String {
+/// Two providers, `primary` falling back to `backup`, without retries (see `retries.rs`).
+pub fn two_providers(first: &str, second: &str) -> String {
     format!(
-        "ai:\n  providers:\n    - {{ name: primary, kind: openai, api_base: '{first}', models: [m1], priority: high, fallback: backup }}\n    - {{ name: backup, kind: openai, api_base: '{second}', models: [m2], priority: low }}\n"
+        "ai:\n  retry: {{ attempts: 0 }}\n  providers:\n    - {{ name: primary, kind: openai, api_base: '{first}', models: [m1], priority: high, fallback: backup }}\n    - {{ name: backup, kind: openai, api_base: '{second}', models: [m2], priority: low }}\n"
     )
 }
 
-fn ask(model: &str) -> serde_json::Value {
+pub fn ask(model: &str) -> serde_json::Value {
     json!({ "model": model, "messages": [{ "role": "user", "content": "q" }] })
 }
 
@@ -85,8 +86,10 @@ async fn when_nobody_answers_the_error_is_a_502_in_openai_shape() {
 async fn a_provider_timeout_falls_back() {
     let (a, b) = (MockLlm::start().await, MockLlm::start().await);
     a.script([Behavior::Delay(std::time::Duration::from_secs(5))]);
-    let yaml = two_providers(&a.base_url, &b.base_url)
-        .replace("priority: high,", "priority: high, timeout: 200ms,");
+    let yaml = two_providers(&a.base_url, &b.base_url).replace(
+        "priority: high,",
+        "priority: high, timeouts: { total: 200ms },",
+    );
     let app = gateway(&yaml);
     let started = std::time::Instant::now();
     let (status, headers, _) = send(&app, chat_request(&ask("m1"))).await;

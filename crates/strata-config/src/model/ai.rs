@@ -14,6 +14,77 @@ use super::Duration;
 pub struct AiConfig {
     /// Upstream model providers, tried in `priority` order.
     pub providers: Vec<Provider>,
+    /// Retries of one provider before falling back to the next.
+    pub retry: Retry,
+    /// Providers that keep failing are skipped for a while.
+    pub circuit_breaker: CircuitBreaker,
+}
+
+/// Retries of a failed call on the same provider: on 429, 5xx, 408, connect errors and
+/// timeouts, with exponential backoff and full jitter, honouring `Retry-After`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, default)]
+pub struct Retry {
+    /// Retries after the first attempt (0 turns retrying off).
+    pub attempts: u32,
+    /// First backoff; doubles with each retry.
+    pub backoff: Duration,
+    /// Longest backoff.
+    pub max_backoff: Duration,
+    /// A `Retry-After` longer than this is not waited for: the call falls back instead.
+    pub max_retry_after: Duration,
+}
+
+impl Default for Retry {
+    fn default() -> Self {
+        Self {
+            attempts: 2,
+            backoff: Duration::from_millis(200),
+            max_backoff: Duration::from_secs(5),
+            max_retry_after: Duration::from_secs(10),
+        }
+    }
+}
+
+/// A per-provider circuit breaker: after `failures` failed attempts in a row the provider is
+/// skipped for `cooldown`; then one probe call decides whether it is back.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, default)]
+pub struct CircuitBreaker {
+    pub failures: u32,
+    pub cooldown: Duration,
+}
+
+impl Default for CircuitBreaker {
+    fn default() -> Self {
+        Self {
+            failures: 5,
+            cooldown: Duration::from_secs(30),
+        }
+    }
+}
+
+/// How long a call to a provider may take.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, default)]
+pub struct Timeouts {
+    /// Establishing the connection.
+    pub connect: Duration,
+    /// Streams: from sending the request to the first chunk of the answer. Until that chunk
+    /// has arrived, a slow provider can still be given up for the next.
+    pub first_token: Duration,
+    /// The whole call, answer included.
+    pub total: Duration,
+}
+
+impl Default for Timeouts {
+    fn default() -> Self {
+        Self {
+            connect: Duration::from_secs(10),
+            first_token: Duration::from_secs(60),
+            total: Duration::from_secs(600),
+        }
+    }
 }
 
 /// One upstream model provider.
@@ -46,9 +117,9 @@ pub struct Provider {
     /// Extra headers sent upstream.
     #[serde(default)]
     pub headers: BTreeMap<String, Secret>,
-    /// Whole-request timeout.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub timeout: Option<Duration>,
+    /// Connect, first-token and total timeouts.
+    #[serde(default)]
+    pub timeouts: Timeouts,
     /// Azure `api-version` query parameter.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub api_version: Option<String>,

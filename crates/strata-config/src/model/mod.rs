@@ -14,7 +14,9 @@ use serde::{Deserialize, Serialize};
 use strata_core::Secret;
 
 pub use agent::{AgentConfig, RemoteLayer};
-pub use ai::{AiConfig, Priority, PriorityLevel, Provider, ProviderKind};
+pub use ai::{
+    AiConfig, CircuitBreaker, Priority, PriorityLevel, Provider, ProviderKind, Retry, Timeouts,
+};
 pub use auth::{ApiKey, Auth, Budget, BudgetPeriod, Jwt, KeyLimits, Role};
 pub use duration::Duration;
 pub use mcp::{McpConfig, PrefixMode, StdioUpstream, ToolFilter, Upstream, VirtualServer};

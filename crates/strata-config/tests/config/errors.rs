@@ -40,7 +40,7 @@ fn wrong_types_name_what_was_expected() {
         errs,
         [
             "strata.yaml:2:20: storage.max_connections: expected an integer, found a string",
-            "strata.yaml:4:18: server.drain_timeout: expected a duration such as 500ms, 30s, 2m or 1h 30m",
+            "strata.yaml:4:18: server.drain_timeout: expected a duration such as 500ms, 30s, 2m or 1h 30m, found `soon`",
         ]
     );
 }

@@ -11,7 +11,7 @@ ai:
   providers:
     - name: openai
       models: [gpt-4o]
-      timeout: 30
+      timeouts: { total: 30 }
     - name: anthropic
       fallback: openia
     - name: openai
@@ -42,7 +42,7 @@ fn check_prints_every_mistake_with_its_line_and_exits_1() {
     let expected = [
         format!("{path}:3:8: listeners.mcp: `127.0.0.1:40001x` is not a listen address"),
         format!(
-            "{path}:8:16: ai.providers[0].timeout: expected a duration such as 500ms, 30s, 2m or 1h 30m, found an integer"
+            "{path}:8:26: ai.providers[0].timeouts.total: expected a duration such as 500ms, 30s, 2m or 1h 30m, found an integer"
         ),
         format!(
             "{path}:10:17: ai.providers[1].fallback: unknown provider `openia`, did you mean `openai`?"

@@ -17,7 +17,8 @@ async fn the_openai_sdk_works_unmodified() {
         MockLlm::start().await,
         MockLlm::start().await,
     );
-    primary.script([Behavior::Status(500, None)]);
+    // Three 500s: the first try and both default retries fail, then `backup` serves.
+    primary.script((0..3).map(|_| Behavior::Status(500, None)));
     limited.script((0..5).map(|_| Behavior::Status(429, Some(1))));
     let providers = format!(
         "ai:\n  providers:\n\
