@@ -3,14 +3,17 @@
 //! provider's, the body passes through as bytes (only `model` is rewritten, and only when a
 //! fallback asks another model); otherwise it is translated there and back, streams included.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use axum::body::Bytes;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::Value;
 use strata_config::ProviderKind;
+use strata_telemetry::CallLabels;
+use tracing::Instrument;
 
+use crate::accounting::{self, CallRecord};
 use crate::convert::{self, Format};
 use crate::provider::Candidate;
 use crate::upstream::{self, Reply};
@@ -55,6 +58,64 @@ impl Call {
 /// response is in the call's format: the served answer, streaming as it arrives, or the last
 /// upstream error when every candidate failed with one.
 pub async fn dispatch(gateway: &Gateway, call: &Call) -> Result<Response, AiError> {
+    let span = tracing::info_span!(
+        "gen_ai.chat",
+        otel.kind = "client",
+        gen_ai.operation.name = "chat",
+        gen_ai.request.model = %call.model,
+        gen_ai.provider.name = tracing::field::Empty,
+        strata.provider = tracing::field::Empty,
+        gen_ai.response.model = tracing::field::Empty,
+        gen_ai.usage.input_tokens = tracing::field::Empty,
+        gen_ai.usage.output_tokens = tracing::field::Empty,
+        strata.attempts = tracing::field::Empty,
+        error.type = tracing::field::Empty,
+    );
+    let started = Instant::now();
+    let result = route(gateway, call, &span, started)
+        .instrument(span.clone())
+        .await;
+    if let Err(e) = &result {
+        span.record("error.type", e.kind_name());
+        let labels = labels(None, call, e.kind_name());
+        gateway
+            .metrics
+            .genai()
+            .call(&labels, started.elapsed().as_secs_f64(), None, None);
+    }
+    result
+}
+
+fn labels(candidate: Option<&Candidate>, call: &Call, error: &str) -> CallLabels {
+    CallLabels {
+        gen_ai_operation_name: "chat",
+        gen_ai_provider_name: candidate.map_or("", |c| semconv_provider(c.provider.kind)),
+        strata_provider: candidate
+            .map(|c| c.provider.name.clone())
+            .unwrap_or_default(),
+        gen_ai_request_model: call.model.clone(),
+        gen_ai_response_model: candidate.map(|c| c.model.clone()).unwrap_or_default(),
+        error_type: error.to_string(),
+    }
+}
+
+/// `gen_ai.provider.name` of the semantic conventions.
+fn semconv_provider(kind: ProviderKind) -> &'static str {
+    match kind {
+        ProviderKind::Openai => "openai",
+        ProviderKind::Azure => "azure.ai.openai",
+        ProviderKind::Anthropic => "anthropic",
+        ProviderKind::Gemini => "gcp.gemini",
+        ProviderKind::Mock => "strata.mock",
+    }
+}
+
+async fn route(
+    gateway: &Gateway,
+    call: &Call,
+    span: &tracing::Span,
+    started: Instant,
+) -> Result<Response, AiError> {
     let candidates = gateway.providers.candidates(&call.model);
     if candidates.is_empty() {
         return Err(AiError::ModelNotFound(call.model.clone()));
@@ -62,6 +123,8 @@ pub async fn dispatch(gateway: &Gateway, call: &Call) -> Result<Response, AiErro
     let mut last_failure = String::new();
     let mut last_answer: Option<(Response, Format)> = None;
     let mut attempts = 0;
+    // Time spent waiting on providers (and between retries): the rest is the gateway's own.
+    let mut waited = Duration::ZERO;
     for candidate in &candidates {
         let name = &candidate.provider.name;
         if !gateway.breakers.allow(name) {
@@ -71,12 +134,39 @@ pub async fn dispatch(gateway: &Gateway, call: &Call) -> Result<Response, AiErro
         let mut retries = 0;
         loop {
             attempts += 1;
-            match attempt(candidate, call).await? {
+            let attempt_span = tracing::info_span!("gen_ai.attempt", strata.provider = %name, gen_ai.request.model = %candidate.model, attempt = attempts);
+            match attempt(candidate, call, &mut waited)
+                .instrument(attempt_span)
+                .await?
+            {
                 Outcome::Served(response, format) => {
                     gateway.breakers.success(name);
+                    let converting = Instant::now();
                     let response =
                         convert::response(response, format, call, &candidate.model).await;
-                    return Ok(served(response, candidate, attempts));
+                    if format != call.format && !call.stream {
+                        waited += converting.elapsed(); // mostly reading the provider's answer
+                    }
+                    span.record(
+                        "gen_ai.provider.name",
+                        semconv_provider(candidate.provider.kind),
+                    );
+                    span.record("strata.provider", name.as_str());
+                    span.record("gen_ai.response.model", candidate.model.as_str());
+                    span.record("strata.attempts", attempts);
+                    gateway
+                        .metrics
+                        .genai()
+                        .added_latency(started.elapsed().saturating_sub(waited).as_secs_f64());
+                    let record = CallRecord::new(
+                        gateway.metrics.clone(),
+                        labels(Some(candidate), call, ""),
+                        call.stream,
+                        started,
+                        span.clone(),
+                    );
+                    let (parts, body) = served(response, candidate, attempts).into_parts();
+                    return Ok(Response::from_parts(parts, accounting::watch(body, record)));
                 }
                 Outcome::FallBack(failure) => {
                     gateway.breakers.failure(name);
@@ -97,19 +187,27 @@ pub async fn dispatch(gateway: &Gateway, call: &Call) -> Result<Response, AiErro
                         break;
                     }
                     tokio::time::sleep(wait).await;
+                    waited += wait;
                 }
             }
         }
     }
+    span.record("strata.attempts", attempts);
     // Every candidate failed: pass on the last upstream error as the client would have seen
     // it (a 429 keeps its Retry-After), or say that nobody answered.
     match last_answer {
         Some((answer, format)) => {
-            let response = convert::response(answer, format, call, &call.model).await;
-            let mut response = response;
+            let status = answer.status();
+            let mut response = convert::response(answer, format, call, &call.model).await;
             response
                 .headers_mut()
                 .insert("x-strata-attempts", HeaderValue::from(attempts));
+            span.record("error.type", status.as_str());
+            let labels = labels(None, call, status.as_str());
+            gateway
+                .metrics
+                .genai()
+                .call(&labels, started.elapsed().as_secs_f64(), None, None);
             Ok(response)
         }
         None => Err(AiError::Upstream {
@@ -146,7 +244,11 @@ fn network_failure(reason: String) -> Outcome {
     })
 }
 
-async fn attempt(candidate: &Candidate, call: &Call) -> Result<Outcome, AiError> {
+async fn attempt(
+    candidate: &Candidate,
+    call: &Call,
+    waited: &mut Duration,
+) -> Result<Outcome, AiError> {
     let provider = &candidate.provider;
     let target = match provider.kind {
         ProviderKind::Mock => {
@@ -169,6 +271,7 @@ async fn attempt(candidate: &Candidate, call: &Call) -> Result<Outcome, AiError>
         }
     };
     let body = call.body_for(target, &candidate.model)?;
+    let sent = Instant::now();
     let first_token_deadline = tokio::time::Instant::now() + provider.timeouts.first_token;
     let reply = if call.stream {
         match tokio::time::timeout_at(
@@ -186,6 +289,7 @@ async fn attempt(candidate: &Candidate, call: &Call) -> Result<Outcome, AiError>
     } else {
         upstream::post(candidate, target, body).await
     };
+    *waited += sent.elapsed();
     let answer = match reply {
         Reply::Answer(answer) => answer,
         Reply::Failed(reason) => return Ok(network_failure(reason)),
@@ -205,7 +309,10 @@ async fn attempt(candidate: &Candidate, call: &Call) -> Result<Outcome, AiError>
         // Until the first chunk is here, a silent or failing stream can still fall back.
         let head = Head(relay_head(&answer));
         let chunks: upstream::Chunks = Box::pin(answer.bytes_stream());
-        return match upstream::first_chunk_of(chunks, first_token_deadline).await {
+        let waiting = Instant::now();
+        let first = upstream::first_chunk_of(chunks, first_token_deadline).await;
+        *waited += waiting.elapsed();
+        return match first {
             Ok((first, rest)) => {
                 let body = upstream::passthrough(Some(first), rest, target);
                 Ok(Outcome::Served(head.with_body(body), target))

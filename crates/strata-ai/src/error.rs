@@ -44,6 +44,17 @@ impl AiError {
         }
     }
 
+    /// A short name of the error class (`error.type` in traces and metrics).
+    #[must_use]
+    pub fn kind_name(&self) -> &'static str {
+        match self {
+            AiError::UnknownPath(_) => "not_found",
+            AiError::BadRequest(_) => "invalid_request",
+            AiError::ModelNotFound(_) => "model_not_found",
+            AiError::Upstream { .. } => "upstream_unavailable",
+        }
+    }
+
     /// The OpenAI error body.
     #[must_use]
     pub fn body(&self) -> serde_json::Value {

@@ -5,6 +5,7 @@
 //! the answer back. Authentication, limits, guardrails and accounting join that path with the
 //! governance work.
 
+mod accounting;
 mod anthropic;
 mod chat;
 mod convert;
@@ -33,14 +34,18 @@ pub use provider::{Candidate, Provider, Providers};
 #[derive(Debug, Clone)]
 pub struct Deps {
     pub http: reqwest::Client,
+    pub metrics: strata_telemetry::Metrics,
 }
 
 impl Deps {
-    /// A client with pooled keep-alive connections and the default connect timeout.
-    pub fn new() -> Result<Self, AiError> {
-        Ok(Self {
+    /// A client with pooled keep-alive connections and the default connect timeout, and the
+    /// registry model-call metrics go to.
+    #[must_use]
+    pub fn new(metrics: strata_telemetry::Metrics) -> Self {
+        Self {
             http: provider::client(strata_config::Timeouts::default().connect.0),
-        })
+            metrics,
+        }
     }
 }
 
@@ -50,6 +55,7 @@ pub struct Gateway {
     pub providers: Providers,
     pub retry: strata_config::Retry,
     pub breakers: resilience::Breakers,
+    pub metrics: strata_telemetry::Metrics,
 }
 
 /// Builds the ai layer's router from the config.
@@ -62,6 +68,7 @@ pub fn build(config: &Config, deps: &Deps) -> Result<Router, AiError> {
         ),
         retry: config.ai.retry.clone(),
         breakers: resilience::Breakers::new(config.ai.circuit_breaker.clone()),
+        metrics: deps.metrics.clone(),
     });
     Ok(Router::new()
         .route("/v1/chat/completions", post(chat::completions))

@@ -97,10 +97,7 @@ async fn run(options: ServeOptions, config: Config, source: &str) -> Result<(), 
     let metrics = Metrics::new();
     let shutdown = Shutdown::new();
     let deps = LayerDeps {
-        ai: strata_ai::Deps::new().map_err(|e| AppError::Layer {
-            layer: "ai",
-            message: e.to_string(),
-        })?,
+        ai: strata_ai::Deps::new(metrics.clone()),
     };
     let runtime = Runtime::build(config, source, 1, &options.layers, &deps)?;
     metrics.set_config_generation(1);

@@ -1,11 +1,13 @@
 //! Telemetry: structured logs (JSON or pretty), W3C trace context accepted and propagated,
 //! OTLP trace export, and the Prometheus registry every layer records into.
 
+mod genai;
 mod http;
 mod init;
 mod metrics;
 mod propagation;
 
+pub use genai::{CallLabels, GenAi};
 pub use http::{HttpObserver, observe};
 pub use init::{LogFormat, Telemetry, TelemetryError, TelemetryOptions};
 pub use metrics::{HttpLabels, Metrics, ReloadLabels};

@@ -9,6 +9,8 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
 
+use crate::genai::GenAi;
+
 /// Labels of HTTP metrics.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct HttpLabels {
@@ -47,6 +49,7 @@ struct Inner {
     http_in_flight: Family<LayerLabel, Gauge>,
     config_reloads: Family<ReloadLabels, Counter>,
     config_generation: Gauge,
+    genai: GenAi,
 }
 
 fn latency_histogram() -> Histogram {
@@ -66,35 +69,35 @@ impl Metrics {
     /// A registry with every metric registered.
     #[must_use]
     pub fn new() -> Self {
-        let mut registry = Registry::with_prefix("strata");
+        let mut registry = Registry::default();
         let http_requests = Family::<HttpLabels, Counter>::default();
         registry.register(
-            "http_requests",
+            "strata_http_requests",
             "HTTP requests served, by layer, method and status",
             http_requests.clone(),
         );
         let http_duration =
             Family::<LayerLabel, Histogram>::new_with_constructor(latency_histogram as fn() -> _);
         registry.register(
-            "http_request_duration_seconds",
+            "strata_http_request_duration_seconds",
             "Time to the response head, by layer",
             http_duration.clone(),
         );
         let http_in_flight = Family::<LayerLabel, Gauge>::default();
         registry.register(
-            "http_requests_in_flight",
+            "strata_http_requests_in_flight",
             "Requests being served, by layer",
             http_in_flight.clone(),
         );
         let config_reloads = Family::<ReloadLabels, Counter>::default();
         registry.register(
-            "config_reloads",
+            "strata_config_reloads",
             "Config reload attempts, by result",
             config_reloads.clone(),
         );
         let config_generation = Gauge::default();
         registry.register(
-            "config_generation",
+            "strata_config_generation",
             "Generation of the config in effect (1 at start, +1 per applied reload)",
             config_generation.clone(),
         );
@@ -104,7 +107,8 @@ impl Metrics {
                 version: strata_core::VERSION,
             })
             .set(1);
-        registry.register("build_info", "Build information", build_info);
+        registry.register("strata_build_info", "Build information", build_info);
+        let genai = GenAi::register(&mut registry);
         Self {
             inner: Arc::new(Inner {
                 registry,
@@ -113,6 +117,7 @@ impl Metrics {
                 http_in_flight,
                 config_reloads,
                 config_generation,
+                genai,
             }),
         }
     }
@@ -131,6 +136,12 @@ impl Metrics {
     #[must_use]
     pub fn encode_prometheus(&self) -> String {
         openmetrics_to_prometheus(&self.encode())
+    }
+
+    /// The GenAI (model call) metrics.
+    #[must_use]
+    pub fn genai(&self) -> &GenAi {
+        &self.inner.genai
     }
 
     /// Counts a finished request.

@@ -17,7 +17,11 @@ use tower::ServiceExt;
 /// The ai layer built from `yaml` (the `ai:` section and anything else).
 pub fn gateway(yaml: &str) -> Router {
     let config = strata_config::load_str(yaml, "test.yaml", &|_| None).unwrap();
-    strata_ai::build(&config, &strata_ai::Deps::new().unwrap()).unwrap()
+    strata_ai::build(
+        &config,
+        &strata_ai::Deps::new(strata_telemetry::Metrics::new()),
+    )
+    .unwrap()
 }
 
 /// A chat completions POST.

@@ -95,10 +95,32 @@ async fn request_ids_and_trace_context_are_propagated() {
 
 #[tokio::test]
 async fn metrics_are_valid_prometheus_text() {
-    let stack = Stack::start("", &[], &[]).await;
+    let stack = Stack::start(
+        "ai:\n  providers: [{ name: mock, models: [mock-1] }]\n",
+        &[],
+        &[],
+    )
+    .await;
     reqwest::get(format!("http://127.0.0.1:{}/v1/nope", stack.ports.ai))
         .await
         .unwrap();
+    // Model calls, whole and streamed, feed the GenAI metrics.
+    let client = reqwest::Client::new();
+    for stream in [false, true] {
+        let body = serde_json::json!({ "model": "mock-1", "stream": stream, "stream_options": { "include_usage": true },
+            "messages": [{ "role": "user", "content": "count me" }] });
+        let response = client
+            .post(format!(
+                "http://127.0.0.1:{}/v1/chat/completions",
+                stack.ports.ai
+            ))
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200);
+        response.bytes().await.unwrap();
+    }
     let response = reqwest::get(stack.ports.admin_url("/metrics"))
         .await
         .unwrap();
@@ -114,6 +136,35 @@ async fn metrics_are_valid_prometheus_text() {
         "{text}"
     );
     assert!(text.contains("strata_config_generation 1"), "{text}");
+    let labels = r#"gen_ai_operation_name="chat",gen_ai_provider_name="strata.mock",strata_provider="mock",gen_ai_request_model="mock-1",gen_ai_response_model="mock-1",error_type="""#;
+    assert!(
+        text.contains(&format!(
+            r#"gen_ai_client_operation_duration_seconds_count{{{labels}}} 2"#
+        )),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!(
+            r#"gen_ai_client_token_usage_count{{{labels},gen_ai_token_type="input"}} 2"#
+        )),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!(
+            r#"gen_ai_client_token_usage_count{{{labels},gen_ai_token_type="output"}} 2"#
+        )),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!(
+            r#"gen_ai_server_time_to_first_token_seconds_count{{{labels}}} 1"#
+        )),
+        "{text}"
+    );
+    assert!(
+        text.contains("strata_ai_added_latency_seconds_count 2"),
+        "{text}"
+    );
 
     match which("promtool") {
         Some(promtool) => {

@@ -1,0 +1,215 @@
+//! What a served call cost and how long it took: the body is watched on its way out (never
+//! held back) for the first chunk and the usage the provider reported; when it ends, the
+//! GenAI metrics are recorded and the call's span closes with its usage.
+
+use std::time::Instant;
+
+use axum::body::{Body, Bytes};
+use futures_util::StreamExt;
+use serde_json::Value;
+use strata_telemetry::{CallLabels, Metrics};
+
+/// Largest non-streamed answer copied aside to read its usage.
+const MAX_COPY: usize = 8 * 1024 * 1024;
+
+/// One served call being watched.
+pub struct CallRecord {
+    pub metrics: Metrics,
+    pub labels: CallLabels,
+    pub stream: bool,
+    pub started: Instant,
+    pub span: tracing::Span,
+    first_chunk: bool,
+    copy: Vec<u8>,
+    line: Vec<u8>,
+    input: Option<u64>,
+    output: Option<u64>,
+    done: bool,
+}
+
+impl CallRecord {
+    #[must_use]
+    pub fn new(
+        metrics: Metrics,
+        labels: CallLabels,
+        stream: bool,
+        started: Instant,
+        span: tracing::Span,
+    ) -> Self {
+        Self {
+            metrics,
+            labels,
+            stream,
+            started,
+            span,
+            first_chunk: false,
+            copy: Vec::new(),
+            line: Vec::new(),
+            input: None,
+            output: None,
+            done: false,
+        }
+    }
+
+    fn observe(&mut self, chunk: &[u8]) {
+        if !self.first_chunk {
+            self.first_chunk = true;
+            if self.stream {
+                let seconds = self.started.elapsed().as_secs_f64();
+                self.metrics.genai().first_token(&self.labels, seconds);
+            }
+        }
+        if !self.stream {
+            if self.copy.len() + chunk.len() <= MAX_COPY {
+                self.copy.extend_from_slice(chunk);
+            }
+            return;
+        }
+        // Streams: only lines that mention usage are parsed.
+        for &b in chunk {
+            if b == b'\n' {
+                let line = std::mem::take(&mut self.line);
+                if line.windows(7).any(|w| w == b"\"usage\"")
+                    && let Some(data) = line.strip_prefix(b"data:")
+                    && let Ok(event) = serde_json::from_slice::<Value>(data.trim_ascii())
+                {
+                    self.read_usage(&event);
+                }
+            } else {
+                self.line.push(b);
+            }
+        }
+    }
+
+    /// Reads usage in either API's shape (OpenAI `usage`, Anthropic `usage` or `message.usage`).
+    fn read_usage(&mut self, value: &Value) {
+        let Some(usage) = value
+            .get("usage")
+            .filter(|u| u.is_object())
+            .or_else(|| value.pointer("/message/usage"))
+        else {
+            return;
+        };
+        let n = |k: &str| usage.get(k).and_then(Value::as_u64);
+        let anthropic_input = n("input_tokens").map(|i| {
+            i + n("cache_read_input_tokens").unwrap_or(0)
+                + n("cache_creation_input_tokens").unwrap_or(0)
+        });
+        if let Some(input) = n("prompt_tokens")
+            .or(anthropic_input)
+            .filter(|i| *i > 0 || self.input.is_none())
+        {
+            self.input = Some(input);
+        }
+        if let Some(output) = n("completion_tokens").or_else(|| n("output_tokens")) {
+            self.output = Some(output);
+        }
+    }
+
+    fn finish(&mut self) {
+        if self.done {
+            return;
+        }
+        self.done = true;
+        if !self.stream
+            && !self.copy.is_empty()
+            && let Ok(answer) = serde_json::from_slice::<Value>(&std::mem::take(&mut self.copy))
+        {
+            self.read_usage(&answer);
+        }
+        let seconds = self.started.elapsed().as_secs_f64();
+        self.metrics
+            .genai()
+            .call(&self.labels, seconds, self.input, self.output);
+        if let Some(input) = self.input {
+            self.span.record("gen_ai.usage.input_tokens", input);
+        }
+        if let Some(output) = self.output {
+            self.span.record("gen_ai.usage.output_tokens", output);
+        }
+    }
+}
+
+impl Drop for CallRecord {
+    /// A client that hangs up mid-answer still gets its call recorded.
+    fn drop(&mut self) {
+        self.finish();
+    }
+}
+
+/// Passes `body` on unchanged, watching it with `record`.
+pub fn watch(body: Body, record: CallRecord) -> Body {
+    let chunks = body.into_data_stream();
+    let stream = futures_util::stream::unfold(Some((chunks, record)), |state| async move {
+        let (mut chunks, mut record) = state?;
+        match chunks.next().await {
+            Some(Ok(chunk)) => {
+                record.observe(&chunk);
+                Some((Ok::<Bytes, axum::Error>(chunk), Some((chunks, record))))
+            }
+            Some(Err(e)) => Some((Err(e), None)),
+            None => {
+                record.finish();
+                None
+            }
+        }
+    });
+    Body::from_stream(stream)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(stream: bool) -> CallRecord {
+        let labels = CallLabels {
+            gen_ai_operation_name: "chat",
+            gen_ai_provider_name: "openai",
+            strata_provider: "p".into(),
+            gen_ai_request_model: "m".into(),
+            gen_ai_response_model: "m".into(),
+            error_type: String::new(),
+        };
+        CallRecord::new(
+            Metrics::new(),
+            labels,
+            stream,
+            Instant::now(),
+            tracing::Span::none(),
+        )
+    }
+
+    #[test]
+    fn reads_usage_from_openai_and_anthropic_streams() {
+        let mut r = record(true);
+        r.observe(
+            b"data: {\"choices\":[]}\n\ndata: {\"choices\":[],\"usage\":{\"prompt_tokens\":12,",
+        );
+        r.observe(b"\"completion_tokens\":5}}\n\ndata: [DONE]\n\n");
+        assert_eq!((r.input, r.output), (Some(12), Some(5)));
+
+        let mut r = record(true);
+        r.observe(b"event: message_start\ndata: {\"type\":\"message_start\",\"message\":{\"usage\":{\"input_tokens\":7,\"cache_read_input_tokens\":3,\"output_tokens\":1}}}\n\n");
+        r.observe(b"event: message_delta\ndata: {\"type\":\"message_delta\",\"usage\":{\"output_tokens\":9}}\n\n");
+        assert_eq!((r.input, r.output), (Some(10), Some(9)));
+    }
+
+    #[test]
+    fn reads_usage_from_whole_answers_and_records_metrics() {
+        let mut r = record(false);
+        r.observe(br#"{"id":"x","usage":{"prompt_tokens":3,"#);
+        r.observe(br#""completion_tokens":4,"total_tokens":7}}"#);
+        let metrics = r.metrics.clone();
+        drop(r);
+        let text = metrics.encode();
+        assert!(
+            text.contains("gen_ai_client_token_usage_count{gen_ai_operation_name=\"chat\""),
+            "{text}"
+        );
+        assert!(text.contains("gen_ai_token_type=\"output\"} 1"), "{text}");
+        assert!(
+            text.contains("gen_ai_client_operation_duration_seconds_count"),
+            "{text}"
+        );
+    }
+}
