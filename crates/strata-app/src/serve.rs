@@ -187,3 +187,21 @@ fn spawn_signal_handlers(app: Arc<AppState>) -> Result<(), AppError> {
     });
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_embedded_defaults_are_valid_and_serve_the_mock() {
+        let (config, source) = load(None).unwrap();
+        assert_eq!(source, EMBEDDED);
+        assert_eq!(config.listeners, Listeners::default());
+        let mock = &config.ai.providers[0];
+        assert_eq!(
+            mock.effective_kind(),
+            Some(strata_config::ProviderKind::Mock)
+        );
+        assert!(mock.models.contains(&"mock-1".to_string()));
+    }
+}

@@ -1,0 +1,108 @@
+#!/usr/bin/env bash
+# Benchmark of the ai layer (a script, not a test). Non-streamed chat completions against a
+# zero-latency upstream: going direct to it, through Strata, and through LiteLLM, in the same
+# run and on the same machine (load generator included). Then streams: added time to first
+# chunk, and whether the gaps between chunks survive the trip.
+#
+#   bash bench/ai.sh [seconds-per-run]        (default 10)
+#
+# LiteLLM (pip 'litellm[proxy]==1.108.7') is installed into $LITELLM_VENV on first use
+# (default: ~/.cache/strata-bench/litellm-venv); set SKIP_LITELLM=1 to leave it out.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+secs="${1:-10}"
+conns=64
+rate=2000
+target="${CARGO_TARGET_DIR:-target}"
+work="$(mktemp -d)"
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$work"; }
+trap cleanup EXIT
+
+cargo build --release -q -p strata -p strata-bench
+bench="$target/release/strata-bench"
+strata="$target/release/strata"
+
+wait_port() { for _ in $(seq 1 300); do (echo > "/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0; sleep 0.1; done; echo "port $1 never opened" >&2; exit 1; }
+
+"$bench" upstream --addr 127.0.0.1:19100 --chunks 20 --chunk-interval-ms 10 & pids+=($!)
+wait_port 19100
+
+cat > "$work/strata.yaml" <<YAML
+listeners: { ai: 127.0.0.1:19000, mcp: 127.0.0.1:19001, agent: 127.0.0.1:19002, admin: 127.0.0.1:19003 }
+storage: { url: "sqlite://$work/strata.db" }
+ai:
+  providers:
+    - { name: bench, kind: openai, api_base: "http://127.0.0.1:19100/v1", models: [bench] }
+YAML
+"$strata" serve --config "$work/strata.yaml" --layers ai --log-level warn 2> "$work/strata.log" & pids+=($!)
+wait_port 19000
+
+litellm_url=""
+if [ "${SKIP_LITELLM:-0}" != 1 ]; then
+  venv="${LITELLM_VENV:-$HOME/.cache/strata-bench/litellm-venv}"
+  if [ ! -x "$venv/bin/litellm" ]; then
+    python3 -m venv "$venv"
+    "$venv/bin/pip" install -q --disable-pip-version-check 'litellm[proxy]==1.108.7'
+  fi
+  cat > "$work/litellm.yaml" <<YAML
+model_list:
+  - model_name: bench
+    litellm_params: { model: openai/bench, api_base: "http://127.0.0.1:19100/v1", api_key: sk-upstream }
+general_settings: { master_key: sk-bench }
+YAML
+  LITELLM_LOCAL_MODEL_COST_MAP=True LITELLM_LOG=ERROR LITELLM_MASTER_KEY=sk-bench \
+    "$venv/bin/litellm" --config "$work/litellm.yaml" --host 127.0.0.1 --port 19200 > "$work/litellm.log" 2>&1 & pids+=($!)
+  wait_port 19200
+  litellm_url="http://127.0.0.1:19200/v1/chat/completions"
+fi
+
+load() { "$bench" load --connections "$conns" --seconds "$secs" "$@"; }
+direct="http://127.0.0.1:19100/v1/chat/completions"
+through="http://127.0.0.1:19000/v1/chat/completions"
+
+echo "# closed loop, $conns connections, ${secs}s each"
+d=$(load --url "$direct" --label direct); echo "$d"
+s=$(load --url "$through" --label strata); echo "$s"
+l='{}'
+if [ -n "$litellm_url" ]; then l=$(load --url "$litellm_url" --key sk-bench --label litellm); echo "$l"; fi
+
+echo "# fixed rate $rate req/s over $conns connections"
+dr=$(load --url "$direct" --rate "$rate" --label direct); echo "$dr"
+sr=$(load --url "$through" --rate "$rate" --label strata); echo "$sr"
+
+echo "# streams (20 chunks, 10 ms apart), $conns connections"
+ds=$(load --url "$direct" --stream --label direct); echo "$ds"
+ss=$(load --url "$through" --stream --label strata); echo "$ss"
+
+echo "# Strata's own added-latency histogram"
+curl -s http://127.0.0.1:19003/metrics | grep '^strata_ai_added_latency_seconds' | tee "$work/added.txt"
+
+python3 - "$d" "$s" "$l" "$dr" "$sr" "$ds" "$ss" "$work/added.txt" <<'PY'
+import json, sys
+d, s, l, dr, sr, ds, ss = (json.loads(a) for a in sys.argv[1:8])
+buckets = []
+for line in open(sys.argv[8]):
+    if "_bucket" in line:
+        le = line.split('le="')[1].split('"')[0]
+        buckets.append((float("inf") if le == "+Inf" else float(le), float(line.split()[-1])))
+total = buckets[-1][1] if buckets else 0
+def q(p):
+    for le, n in buckets:
+        if total and n >= p * total:
+            return le * 1000
+    return float("nan")
+print()
+print("| measurement | direct | Strata | LiteLLM | result |")
+print("|---|---|---|---|---|")
+print(f"| closed loop: requests/s | {d['rps']:.0f} | {s['rps']:.0f} | {l.get('rps', 0):.0f} | Strata = {s['rps']/d['rps']:.0%} of direct" + (f", {s['rps']/l['rps']:.0f}x LiteLLM |" if l.get('rps') else " |"))
+print(f"| closed loop: p50 / p99 ms | {d['p50_ms']} / {d['p99_ms']} | {s['p50_ms']} / {s['p99_ms']} | {l.get('p50_ms','-')} / {l.get('p99_ms','-')} | |")
+print(f"| {dr['rate']} req/s: p50 / p99 ms | {dr['p50_ms']} / {dr['p99_ms']} | {sr['p50_ms']} / {sr['p99_ms']} | | added p50 {sr['p50_ms']-dr['p50_ms']:.3f} ms, p99 {sr['p99_ms']-dr['p99_ms']:.3f} ms |")
+print(f"| gateway's own added latency (histogram bucket bound) | | p50 <= {q(0.5):.3f} ms, p99 <= {q(0.99):.3f} ms | | |")
+print(f"| stream: first chunk p50 / p99 ms | {ds['first_chunk_p50_ms']} / {ds['first_chunk_p99_ms']} | {ss['first_chunk_p50_ms']} / {ss['first_chunk_p99_ms']} | | added p50 {ss['first_chunk_p50_ms']-ds['first_chunk_p50_ms']:.3f} ms |")
+print(f"| stream: gap between chunks p50 / p99 ms | {ds['chunk_gap_p50_ms']} / {ds['chunk_gap_p99_ms']} | {ss['chunk_gap_p50_ms']} / {ss['chunk_gap_p99_ms']} | | |")
+for r in (d, s, l, dr, sr, ds, ss):
+    if r.get("errors"):
+        print(f"errors: {r['label']} {r['errors']}", file=sys.stderr)
+PY

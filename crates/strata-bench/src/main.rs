@@ -1,0 +1,50 @@
+//! Benchmark tools (not tests): a zero-latency OpenAI-compatible upstream, and a load
+//! generator that prints latency percentiles and throughput as JSON. `bench/ai.sh` drives
+//! them against the upstream directly, through Strata, and through LiteLLM.
+
+mod load;
+mod upstream;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(name = "strata-bench", about = "Benchmark tools for Strata")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Serve a fixed chat completion (and stream) as fast as possible.
+    Upstream(upstream::Args),
+    /// Send chat completions over N keep-alive connections and report latency.
+    Load(load::Args),
+}
+
+fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("cannot start the runtime: {e}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(async {
+        match cli.command {
+            Command::Upstream(args) => upstream::run(args).await,
+            Command::Load(args) => load::run(args).await,
+        }
+    });
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
