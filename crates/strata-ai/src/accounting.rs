@@ -9,6 +9,8 @@ use futures_util::StreamExt;
 use serde_json::Value;
 use strata_telemetry::{CallLabels, Metrics};
 
+use crate::sse::DataLines;
+
 /// Largest non-streamed answer copied aside to read its usage.
 const MAX_COPY: usize = 8 * 1024 * 1024;
 
@@ -21,7 +23,7 @@ pub struct CallRecord {
     pub span: tracing::Span,
     first_chunk: bool,
     copy: Vec<u8>,
-    line: Vec<u8>,
+    lines: DataLines,
     input: Option<u64>,
     output: Option<u64>,
     done: bool,
@@ -44,7 +46,7 @@ impl CallRecord {
             span,
             first_chunk: false,
             copy: Vec::new(),
-            line: Vec::new(),
+            lines: DataLines::default(),
             input: None,
             output: None,
             done: false,
@@ -66,19 +68,15 @@ impl CallRecord {
             return;
         }
         // Streams: only lines that mention usage are parsed.
-        for &b in chunk {
-            if b == b'\n' {
-                let line = std::mem::take(&mut self.line);
-                if line.windows(7).any(|w| w == b"\"usage\"")
-                    && let Some(data) = line.strip_prefix(b"data:")
-                    && let Ok(event) = serde_json::from_slice::<Value>(data.trim_ascii())
-                {
-                    self.read_usage(&event);
-                }
-            } else {
-                self.line.push(b);
+        let mut lines = std::mem::take(&mut self.lines);
+        lines.feed(chunk, |data| {
+            if data.windows(7).any(|w| w == b"\"usage\"")
+                && let Ok(event) = serde_json::from_slice::<Value>(data)
+            {
+                self.read_usage(&event);
             }
-        }
+        });
+        self.lines = lines;
     }
 
     /// Reads usage in either API's shape (OpenAI `usage`, Anthropic `usage` or `message.usage`).

@@ -8,6 +8,7 @@
 mod accounting;
 mod anthropic;
 mod chat;
+mod content;
 mod convert;
 mod dispatch;
 mod error;
@@ -15,6 +16,7 @@ pub mod mock;
 mod models;
 mod provider;
 mod resilience;
+mod sse;
 mod tokens;
 mod upstream;
 

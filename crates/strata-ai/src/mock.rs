@@ -4,19 +4,9 @@
 
 use serde_json::{Value, json};
 
-use crate::tokens::estimate as tokens;
+use crate::content;
 
-fn text_of(content: &Value) -> String {
-    match content {
-        Value::String(s) => s.clone(),
-        Value::Array(parts) => parts
-            .iter()
-            .filter_map(|p| p.get("text").and_then(Value::as_str))
-            .collect::<Vec<_>>()
-            .join(" "),
-        _ => String::new(),
-    }
-}
+use crate::tokens::estimate as tokens;
 
 /// What the mock decides to answer.
 #[derive(Debug, Clone, PartialEq)]
@@ -35,13 +25,13 @@ pub fn answer(request: &Value) -> (Answer, u64) {
         .unwrap_or_default();
     let prompt: String = messages
         .iter()
-        .map(|m| text_of(m.get("content").unwrap_or(&Value::Null)))
+        .map(|m| content::text(m.get("content").unwrap_or(&Value::Null), " "))
         .collect::<Vec<_>>()
         .join("\n");
     let last = messages.last();
     let last_role = last.and_then(|m| m.get("role")).and_then(Value::as_str);
     let last_text = last
-        .map(|m| text_of(m.get("content").unwrap_or(&Value::Null)))
+        .map(|m| content::text(m.get("content").unwrap_or(&Value::Null), " "))
         .unwrap_or_default();
     let first_tool = request
         .get("tools")
@@ -156,7 +146,9 @@ pub fn anthropic_answer(request: &Value) -> (Answer, u64) {
                 .iter()
                 .filter_map(|b| match b.get("type").and_then(Value::as_str) {
                     Some("text") => b.get("text").and_then(Value::as_str).map(str::to_string),
-                    Some("tool_result") => Some(text_of(b.get("content").unwrap_or(&Value::Null))),
+                    Some("tool_result") => {
+                        Some(content::text(b.get("content").unwrap_or(&Value::Null), " "))
+                    }
                     _ => None,
                 })
                 .collect::<Vec<_>>()
@@ -169,7 +161,7 @@ pub fn anthropic_answer(request: &Value) -> (Answer, u64) {
         .and_then(Value::as_array)
         .cloned()
         .unwrap_or_default();
-    let mut prompt = text_of(request.get("system").unwrap_or(&Value::Null));
+    let mut prompt = content::text(request.get("system").unwrap_or(&Value::Null), " ");
     for m in &messages {
         prompt.push('\n');
         prompt.push_str(&blocks_text(m.get("content").unwrap_or(&Value::Null)));
@@ -192,7 +184,7 @@ pub fn anthropic_answer(request: &Value) -> (Answer, u64) {
     let answer = match (tool_result, first_tool) {
         (Some(result), _) => Answer::Text(format!(
             "mock: tool said {}",
-            text_of(result.get("content").unwrap_or(&Value::Null))
+            content::text(result.get("content").unwrap_or(&Value::Null), " ")
         )),
         (None, Some(name))
             if request.pointer("/tool_choice/type").and_then(Value::as_str) != Some("none") =>

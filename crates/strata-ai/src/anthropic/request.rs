@@ -2,23 +2,10 @@
 
 use serde_json::{Map, Value, json};
 
-use crate::AiError;
+use crate::{AiError, content};
 
 fn bad(message: impl Into<String>) -> AiError {
     AiError::BadRequest(message.into())
-}
-
-/// Text of a `system` value or a `tool_result` content: a string or a list of text blocks.
-fn text_of(value: &Value) -> String {
-    match value {
-        Value::String(s) => s.clone(),
-        Value::Array(blocks) => blocks
-            .iter()
-            .filter_map(|b| b.get("text").and_then(Value::as_str))
-            .collect::<Vec<_>>()
-            .join("\n"),
-        _ => String::new(),
-    }
 }
 
 fn image_url(source: &Value) -> Result<Value, AiError> {
@@ -82,7 +69,7 @@ fn message(m: &Value, i: usize, out: &mut Vec<Value>) -> Result<(), AiError> {
             Some("tool_result") => out.push(json!({
                 "role": "tool",
                 "tool_call_id": block.get("tool_use_id").cloned().unwrap_or_default(),
-                "content": text_of(block.get("content").unwrap_or(&Value::Null)),
+                "content": content::text(block.get("content").unwrap_or(&Value::Null), "\n"),
             })),
             Some("thinking" | "redacted_thinking") => {}
             other => return Err(bad(format!("messages.{i}: content block type {other:?} is not supported"))),
@@ -139,7 +126,7 @@ pub fn to_openai(request: &Value) -> Result<(Value, String, bool), AiError> {
 
     let mut out_messages = Vec::new();
     if let Some(system) = request.get("system") {
-        out_messages.push(json!({ "role": "system", "content": text_of(system) }));
+        out_messages.push(json!({ "role": "system", "content": content::text(system, "\n") }));
     }
     for (i, m) in messages.iter().enumerate() {
         message(m, i, &mut out_messages)?;

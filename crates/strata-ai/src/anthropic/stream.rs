@@ -5,6 +5,7 @@ use serde_json::{Value, json};
 
 use super::response::stop_reason;
 use crate::convert::StreamConvert;
+use crate::sse::DataLines;
 
 /// The content block being streamed.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -17,7 +18,7 @@ enum Open {
 /// Stateful translator of one stream.
 #[derive(Debug)]
 pub struct StreamTranslator {
-    line: Vec<u8>,
+    lines: DataLines,
     model: String,
     started: bool,
     finished: bool,
@@ -37,7 +38,7 @@ impl StreamTranslator {
     #[must_use]
     pub fn new(model: &str) -> Self {
         Self {
-            line: Vec::new(),
+            lines: DataLines::default(),
             model: model.to_string(),
             started: false,
             finished: false,
@@ -52,18 +53,11 @@ impl StreamTranslator {
     /// Takes upstream bytes; returns the Anthropic events they complete.
     fn push_bytes(&mut self, bytes: &[u8]) -> Vec<u8> {
         let mut out = Vec::new();
-        for &b in bytes {
-            if b == b'\n' {
-                let line = std::mem::take(&mut self.line);
-                let line = String::from_utf8_lossy(&line);
-                let line = line.trim_end_matches('\r');
-                if let Some(data) = line.strip_prefix("data:") {
-                    self.on_data(data.trim_start(), &mut out);
-                }
-            } else {
-                self.line.push(b);
-            }
-        }
+        let mut lines = std::mem::take(&mut self.lines);
+        lines.feed(bytes, |data| {
+            self.on_data(&String::from_utf8_lossy(data), &mut out)
+        });
+        self.lines = lines;
         out
     }
 

@@ -6,11 +6,12 @@ use serde_json::{Value, json};
 
 use super::upstream::{finish_reason, usage};
 use crate::convert::StreamConvert;
+use crate::sse::DataLines;
 
 /// Stateful translator of one stream.
 #[derive(Debug)]
 pub struct StreamToOpenAi {
-    line: Vec<u8>,
+    lines: DataLines,
     id: String,
     model: String,
     created: i64,
@@ -27,7 +28,7 @@ impl StreamToOpenAi {
     #[must_use]
     pub fn new(model: &str, include_usage: bool) -> Self {
         Self {
-            line: Vec::new(),
+            lines: DataLines::default(),
             id: "chatcmpl-strata".into(),
             model: model.to_string(),
             created: strata_core::now_ms() / 1000,
@@ -151,17 +152,11 @@ fn merge(into: &mut Value, from: &Value) {
 impl StreamConvert for StreamToOpenAi {
     fn push(&mut self, bytes: &[u8]) -> Vec<u8> {
         let mut out = Vec::new();
-        for &b in bytes {
-            if b == b'\n' {
-                let line = std::mem::take(&mut self.line);
-                let line = String::from_utf8_lossy(&line);
-                if let Some(data) = line.trim_end_matches('\r').strip_prefix("data:") {
-                    self.on_data(data.trim_start(), &mut out);
-                }
-            } else {
-                self.line.push(b);
-            }
-        }
+        let mut lines = std::mem::take(&mut self.lines);
+        lines.feed(bytes, |data| {
+            self.on_data(&String::from_utf8_lossy(data), &mut out)
+        });
+        self.lines = lines;
         out
     }
 

@@ -4,22 +4,10 @@
 use axum::http::StatusCode;
 use serde_json::{Map, Value, json};
 
-use crate::AiError;
+use crate::{AiError, content};
 
 /// Anthropic requires `max_tokens`; this is used when an OpenAI request sets none.
 pub const DEFAULT_MAX_TOKENS: u64 = 4096;
-
-fn text_of(content: &Value) -> String {
-    match content {
-        Value::String(s) => s.clone(),
-        Value::Array(parts) => parts
-            .iter()
-            .filter_map(|p| p.get("text").and_then(Value::as_str))
-            .collect::<Vec<_>>()
-            .join("\n"),
-        _ => String::new(),
-    }
-}
 
 fn image_block(url: &str) -> Value {
     match url
@@ -82,7 +70,7 @@ pub fn request_from_openai(openai: &Value) -> Result<Value, AiError> {
     {
         let content = m.get("content").unwrap_or(&Value::Null);
         match m.get("role").and_then(Value::as_str) {
-            Some("system" | "developer") => system.push(text_of(content)),
+            Some("system" | "developer") => system.push(content::text(content, "\n")),
             Some("assistant") => {
                 let mut blocks = content_blocks(content);
                 for call in m
@@ -110,7 +98,7 @@ pub fn request_from_openai(openai: &Value) -> Result<Value, AiError> {
                 vec![json!({
                     "type": "tool_result",
                     "tool_use_id": m.get("tool_call_id").cloned().unwrap_or_default(),
-                    "content": text_of(content),
+                    "content": content::text(content, "\n"),
                 })],
             ),
             Some("user") => push(&mut messages, "user", content_blocks(content)),
