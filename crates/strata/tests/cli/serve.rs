@@ -265,3 +265,35 @@ pub fn which(name: &str) -> Option<std::path::PathBuf> {
             .find(|p| p.is_file())
     })
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_callers_trace_continues_to_the_provider() {
+    let upstream = strata_testkit::MockLlm::start().await;
+    let providers = format!(
+        "ai:\n  providers: [{{ name: up, kind: openai, api_base: '{}', models: [m] }}]\n",
+        upstream.base_url
+    );
+    let stack = Stack::start(&providers, &[], &[]).await;
+    let trace_id = "5bf92f3577b34da6a3ce929d0e0e4737";
+    let response = reqwest::Client::new()
+        .post(format!(
+            "http://127.0.0.1:{}/v1/chat/completions",
+            stack.ports.ai
+        ))
+        .header("traceparent", format!("00-{trace_id}-00f067aa0ba902b7-01"))
+        .json(
+            &serde_json::json!({ "model": "m", "messages": [{ "role": "user", "content": "t" }] }),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let seen = upstream.received();
+    let sent = seen[0].headers["traceparent"].to_str().unwrap();
+    let parts: Vec<&str> = sent.split('-').collect();
+    assert_eq!(
+        parts[1], trace_id,
+        "the provider call is part of the caller's trace: {sent}"
+    );
+    assert_ne!(parts[2], "00f067aa0ba902b7", "with a span of its own");
+}
