@@ -3,7 +3,8 @@
 Environment: STRATA_AI_URL (e.g. http://127.0.0.1:4000/v1). The Rust test that runs this
 configures the providers: `mock` (built-in, model mock-1), `claude` (an Anthropic-format mock
 server, model claude-upstream: OpenAI ingress translated to an Anthropic upstream), `primary`
-(answers 500 to its try and both retries, then falls back to `backup`, model gpt-backup) and `limited` (always 429
+(answers 500 to its try and both retries, then falls back to `backup`, models gpt-backup and
+text-embed) and `limited` (always 429
 with Retry-After: 1). Scenarios that work with any model run against mock-1 and claude-upstream.
 Prints `ok <scenario>` for each scenario that passed; any failure raises.
 """
@@ -95,6 +96,16 @@ def tools(model):
     ok(f"tools {model}")
 
 
+def embeddings():
+    for model in ["mock-1", "text-embed"]:
+        r = client.embeddings.create(model=model, input=["same", "other"])
+        assert len(r.data) == 2 and len(r.data[0].embedding) == 8, r
+        assert r.usage.prompt_tokens > 0
+        again = client.embeddings.create(model=model, input="same", encoding_format="float")
+        assert again.data[0].embedding == r.data[0].embedding, "deterministic, base64 and float agree"
+    ok("embeddings")
+
+
 def models():
     ids = [m.id for m in client.models.list()]
     assert "mock-1" in ids and "gpt-backup" in ids, ids
@@ -154,5 +165,5 @@ for model in ["mock-1", "claude-upstream"]:
     plain(model)
     streaming(model)
     tools(model)
-for scenario in [multipart_and_json_mode, models, fallback, rate_limited, unknown_model, malformed_body]:
+for scenario in [multipart_and_json_mode, embeddings, models, fallback, rate_limited, unknown_model, malformed_body]:
     scenario()

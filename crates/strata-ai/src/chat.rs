@@ -11,6 +11,7 @@ use serde::Deserialize;
 
 use crate::convert::Format;
 use crate::dispatch::{Call, dispatch};
+use crate::upstream::Operation;
 use crate::{AiError, Gateway};
 
 /// The fields routing needs; everything else in the body is skipped unparsed.
@@ -37,6 +38,7 @@ pub async fn completions(State(gateway): State<Arc<Gateway>>, body: Bytes) -> Re
     let routed = match peek(&body, "you must provide a model parameter") {
         Ok((model, stream)) => {
             let call = Call {
+                operation: Operation::Chat,
                 format: Format::OpenAi,
                 body,
                 model,

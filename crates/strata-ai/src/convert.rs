@@ -26,15 +26,6 @@ pub enum Format {
 }
 
 impl Format {
-    /// The path of the chat endpoint under a provider's base URL.
-    #[must_use]
-    pub fn path(self) -> &'static str {
-        match self {
-            Format::OpenAi => "/chat/completions",
-            Format::Anthropic => "/messages",
-        }
-    }
-
     /// The event that ends a stream that broke off, in this format.
     #[must_use]
     pub fn stream_error(self, message: &str) -> Bytes {

@@ -16,12 +16,14 @@ use tracing::Instrument;
 use crate::accounting::{self, CallRecord};
 use crate::convert::{self, Format};
 use crate::provider::Candidate;
-use crate::upstream::{self, Reply};
+use crate::upstream::{self, Operation, Reply};
 use crate::{AiError, Gateway, mock, resilience};
 
 /// One call as it came in.
 #[derive(Debug)]
 pub struct Call {
+    /// What is asked for.
+    pub operation: Operation,
     /// The API the client speaks (and must be answered in).
     pub format: Format,
     /// The body as received.
@@ -59,9 +61,9 @@ impl Call {
 /// upstream error when every candidate failed with one.
 pub async fn dispatch(gateway: &Gateway, call: &Call) -> Result<Response, AiError> {
     let span = tracing::info_span!(
-        "gen_ai.chat",
+        "gen_ai.call",
         otel.kind = "client",
-        gen_ai.operation.name = "chat",
+        gen_ai.operation.name = call.operation.name(),
         gen_ai.request.model = %call.model,
         gen_ai.provider.name = tracing::field::Empty,
         strata.provider = tracing::field::Empty,
@@ -88,7 +90,7 @@ pub async fn dispatch(gateway: &Gateway, call: &Call) -> Result<Response, AiErro
 
 fn labels(candidate: Option<&Candidate>, call: &Call, error: &str) -> CallLabels {
     CallLabels {
-        gen_ai_operation_name: "chat",
+        gen_ai_operation_name: call.operation.name(),
         gen_ai_provider_name: candidate.map_or("", |c| semconv_provider(c.provider.kind)),
         strata_provider: candidate
             .map(|c| c.provider.name.clone())
@@ -250,19 +252,20 @@ async fn attempt(
     waited: &mut Duration,
 ) -> Result<Outcome, AiError> {
     let provider = &candidate.provider;
-    let target = match provider.kind {
-        ProviderKind::Mock => {
+    let target = match (provider.kind, call.operation) {
+        (ProviderKind::Mock, operation) => {
             let body = call.body_for(Format::OpenAi, &candidate.model)?;
-            let response = mock_response(&body, &candidate.model, call.stream)?;
+            let response = mock_response(operation, &body, &candidate.model, call.stream)?;
             return Ok(Outcome::Served(response, Format::OpenAi));
         }
-        ProviderKind::Openai => Format::OpenAi,
-        ProviderKind::Anthropic => Format::Anthropic,
-        ProviderKind::Azure | ProviderKind::Gemini => {
+        (ProviderKind::Openai | ProviderKind::Azure, _) => Format::OpenAi,
+        (ProviderKind::Anthropic, Operation::Chat) => Format::Anthropic,
+        (kind, operation) => {
             return Ok(Outcome::FallBack(Failure {
                 reason: format!(
-                    "{}: provider kind {:?} is not supported yet",
-                    provider.name, provider.kind
+                    "{}: {} is not supported for provider kind {kind:?} yet",
+                    provider.name,
+                    operation.name()
                 ),
                 answer: None,
                 retriable: false,
@@ -276,7 +279,7 @@ async fn attempt(
     let reply = if call.stream {
         match tokio::time::timeout_at(
             first_token_deadline,
-            upstream::post(candidate, target, body),
+            upstream::post(candidate, call.operation, body),
         )
         .await
         {
@@ -287,7 +290,7 @@ async fn attempt(
             )),
         }
     } else {
-        upstream::post(candidate, target, body).await
+        upstream::post(candidate, call.operation, body).await
     };
     *waited += sent.elapsed();
     let answer = match reply {
@@ -372,9 +375,17 @@ fn served(mut response: Response, candidate: &Candidate, attempts: u32) -> Respo
 }
 
 /// The built-in mock's answer, in OpenAI's format.
-fn mock_response(body: &Bytes, model: &str, stream: bool) -> Result<Response, AiError> {
+fn mock_response(
+    operation: Operation,
+    body: &Bytes,
+    model: &str,
+    stream: bool,
+) -> Result<Response, AiError> {
     let request: Value = serde_json::from_slice(body)
         .map_err(|e| AiError::BadRequest(format!("the request body is not valid JSON: {e}")))?;
+    if operation == Operation::Embeddings {
+        return Ok(axum::Json(mock::embeddings(&request, model)?).into_response());
+    }
     if !stream {
         return Ok(axum::Json(mock::chat_completion(&request, model)).into_response());
     }

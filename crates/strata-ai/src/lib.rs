@@ -11,6 +11,7 @@ mod chat;
 mod content;
 mod convert;
 mod dispatch;
+mod embeddings;
 mod error;
 pub mod mock;
 mod models;
@@ -77,6 +78,8 @@ pub fn build(config: &Config, deps: &Deps) -> Result<Router, AiError> {
         .route("/chat/completions", post(chat::completions))
         .route("/v1/messages", post(anthropic::messages))
         .route("/v1/messages/count_tokens", post(anthropic::count_tokens))
+        .route("/v1/embeddings", post(embeddings::create))
+        .route("/embeddings", post(embeddings::create))
         .route("/v1/models", get(models::list))
         .route("/models", get(models::list))
         .fallback(|method: http::Method, uri: http::Uri| async move {

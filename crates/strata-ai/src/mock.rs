@@ -135,6 +135,68 @@ pub fn chat_chunks(request: &Value, model: &str) -> Vec<Value> {
     chunks
 }
 
+/// Dimensions of the mock's embeddings.
+pub const EMBEDDING_DIMENSIONS: usize = 8;
+
+/// A deterministic unit vector for a text (the same text always gets the same vector).
+fn embed(text: &str) -> Vec<f32> {
+    let mut state = text.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    });
+    let mut v: Vec<f32> = (0..EMBEDDING_DIMENSIONS)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            ((state >> 40) as f32 / (1u64 << 24) as f32) * 2.0 - 1.0
+        })
+        .collect();
+    let norm = v
+        .iter()
+        .map(|x| x * x)
+        .sum::<f32>()
+        .sqrt()
+        .max(f32::EPSILON);
+    v.iter_mut().for_each(|x| *x /= norm);
+    v
+}
+
+/// An OpenAI embeddings answer: one deterministic vector per input, as floats or, when
+/// `encoding_format` is `base64` (the official SDKs' default), as little-endian f32 bytes.
+pub fn embeddings(request: &Value, model: &str) -> Result<Value, crate::AiError> {
+    let inputs: Vec<String> = match request.get("input") {
+        Some(Value::String(s)) => vec![s.clone()],
+        Some(Value::Array(items)) if !items.is_empty() => items
+            .iter()
+            .map(|i| i.as_str().map_or_else(|| i.to_string(), str::to_string))
+            .collect(),
+        _ => {
+            return Err(crate::AiError::BadRequest(
+                "input: must be a string or a non-empty list".into(),
+            ));
+        }
+    };
+    let base64 = request.get("encoding_format").and_then(Value::as_str) == Some("base64");
+    let data: Vec<Value> = inputs
+        .iter()
+        .enumerate()
+        .map(|(index, text)| {
+            let vector = embed(text);
+            let embedding = if base64 {
+                use base64::Engine as _;
+                let bytes: Vec<u8> = vector.iter().flat_map(|x| x.to_le_bytes()).collect();
+                json!(base64::engine::general_purpose::STANDARD.encode(bytes))
+            } else {
+                json!(vector)
+            };
+            json!({ "object": "embedding", "index": index, "embedding": embedding })
+        })
+        .collect();
+    let tokens: u64 = inputs.iter().map(|t| tokens(t)).sum();
+    Ok(json!({ "object": "list", "model": model, "data": data,
+        "usage": { "prompt_tokens": tokens, "total_tokens": tokens } }))
+}
+
 /// The mock's answer to an Anthropic Messages request, read the Anthropic way (used by the
 /// test kit's mock server when it plays an Anthropic provider).
 #[must_use]
@@ -272,6 +334,27 @@ pub fn anthropic_events(request: &Value, model: &str) -> Vec<(String, Value)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn embeddings_are_deterministic_unit_vectors() {
+        let body = embeddings(&json!({ "input": ["a", "b", "a"] }), "e").unwrap();
+        let v = |i: usize| {
+            body["data"][i]["embedding"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|x| x.as_f64().unwrap())
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(v(0).len(), EMBEDDING_DIMENSIONS);
+        assert_eq!(v(0), v(2));
+        assert_ne!(v(0), v(1));
+        let norm: f64 = v(1).iter().map(|x| x * x).sum();
+        assert!((norm - 1.0).abs() < 1e-5, "{norm}");
+        let b64 = embeddings(&json!({ "input": "a", "encoding_format": "base64" }), "e").unwrap();
+        assert_eq!(b64["data"][0]["embedding"].as_str().unwrap().len(), 44); // 32 bytes
+        assert!(embeddings(&json!({ "input": [] }), "e").is_err());
+    }
 
     #[test]
     fn echoes_the_last_user_message() {

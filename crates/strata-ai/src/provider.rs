@@ -18,6 +18,8 @@ pub struct Provider {
     pub api_key: Option<Secret>,
     pub headers: BTreeMap<String, Secret>,
     pub timeouts: Timeouts,
+    /// Azure `api-version`.
+    pub api_version: String,
     /// The HTTP client for this provider (its own pool and connect timeout).
     pub client: reqwest::Client,
     /// Models served; empty means any model name is passed through.
@@ -26,6 +28,9 @@ pub struct Provider {
     pub rank: i64,
     pub fallback: Option<String>,
 }
+
+/// The Azure OpenAI `api-version` used when the config names none.
+pub const AZURE_API_VERSION: &str = "2024-10-21";
 
 /// Provider timeouts as plain durations.
 #[derive(Debug, Clone, Copy)]
@@ -108,6 +113,10 @@ impl Provider {
                 first_token: config.timeouts.first_token.0,
                 total: config.timeouts.total.0,
             },
+            api_version: config
+                .api_version
+                .clone()
+                .unwrap_or_else(|| AZURE_API_VERSION.to_string()),
             client: if config.timeouts.connect == strata_config::Timeouts::default().connect {
                 shared.clone()
             } else {

@@ -7,8 +7,9 @@ use std::convert::Infallible;
 use axum::body::Body;
 use bytes::Bytes;
 use futures_util::{Stream, StreamExt};
-use http::{HeaderMap, HeaderValue, header};
+use http::{HeaderMap, HeaderName, HeaderValue, header};
 use serde_json::value::RawValue;
+use strata_config::ProviderKind;
 
 use crate::convert::Format;
 use crate::provider::Candidate;
@@ -43,27 +44,106 @@ pub fn with_model(body: &Bytes, model: &str) -> Result<Bytes, serde_json::Error>
     Ok(Bytes::from(out))
 }
 
-/// POSTs `body` to the candidate's provider at the path of `format`, with that API's
-/// authentication headers.
-pub async fn post(candidate: &Candidate, format: Format, body: Bytes) -> Reply {
+/// What a call asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Operation {
+    Chat,
+    Embeddings,
+}
+
+impl Operation {
+    /// `gen_ai.operation.name`.
+    #[must_use]
+    pub fn name(self) -> &'static str {
+        match self {
+            Operation::Chat => "chat",
+            Operation::Embeddings => "embeddings",
+        }
+    }
+}
+
+/// The URL and authentication header of an operation at a provider, or why it has none.
+fn endpoint(
+    candidate: &Candidate,
+    operation: Operation,
+) -> Result<(String, Option<(HeaderName, String)>), String> {
     let provider = &candidate.provider;
+    let key = provider.api_key.as_ref().map(|k| k.expose());
+    let base = &provider.base_url;
+    let (url, auth) = match (provider.kind, operation) {
+        (ProviderKind::Openai, op) => {
+            let path = if op == Operation::Chat {
+                "chat/completions"
+            } else {
+                "embeddings"
+            };
+            (
+                format!("{base}/{path}"),
+                key.map(|k| (header::AUTHORIZATION, format!("Bearer {k}"))),
+            )
+        }
+        (ProviderKind::Azure, op) => {
+            let path = if op == Operation::Chat {
+                "chat/completions"
+            } else {
+                "embeddings"
+            };
+            let deployment = urlencode(&candidate.model);
+            (
+                format!(
+                    "{base}/openai/deployments/{deployment}/{path}?api-version={}",
+                    provider.api_version
+                ),
+                key.map(|k| (HeaderName::from_static("api-key"), k.to_string())),
+            )
+        }
+        (ProviderKind::Anthropic, Operation::Chat) => (
+            format!("{base}/messages"),
+            key.map(|k| (HeaderName::from_static("x-api-key"), k.to_string())),
+        ),
+        (kind, op) => {
+            return Err(format!(
+                "{}: {} is not supported for provider kind {kind:?}",
+                provider.name,
+                op.name()
+            ));
+        }
+    };
+    Ok((url, auth))
+}
+
+/// Percent-encodes a path segment.
+fn urlencode(segment: &str) -> String {
+    segment
+        .bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// POSTs `body` to the candidate's provider for `operation`, with that provider's
+/// authentication, within its total timeout.
+pub async fn post(candidate: &Candidate, operation: Operation, body: Bytes) -> Reply {
+    let provider = &candidate.provider;
+    let (url, auth) = match endpoint(candidate, operation) {
+        Ok(endpoint) => endpoint,
+        Err(reason) => return Reply::Failed(reason),
+    };
     let mut headers = HeaderMap::new();
     headers.insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static("application/json"),
     );
-    if let Some(key) = &provider.api_key {
-        let auth = match format {
-            Format::OpenAi => HeaderValue::from_str(&format!("Bearer {}", key.expose()))
-                .map(|v| (header::AUTHORIZATION, v)),
-            Format::Anthropic => HeaderValue::from_str(key.expose())
-                .map(|v| (http::HeaderName::from_static("x-api-key"), v)),
-        };
-        if let Ok((name, value)) = auth {
-            headers.insert(name, value);
-        }
+    if let Some((name, value)) = auth
+        && let Ok(value) = HeaderValue::from_str(&value)
+    {
+        headers.insert(name, value);
     }
-    if format == Format::Anthropic {
+    if provider.kind == ProviderKind::Anthropic {
         headers.insert(
             "anthropic-version",
             HeaderValue::from_static(ANTHROPIC_VERSION),
@@ -71,14 +151,13 @@ pub async fn post(candidate: &Candidate, format: Format, body: Bytes) -> Reply {
     }
     for (name, value) in &provider.headers {
         if let (Ok(name), Ok(value)) = (
-            http::HeaderName::from_bytes(name.as_bytes()),
+            HeaderName::from_bytes(name.as_bytes()),
             HeaderValue::from_str(value.expose()),
         ) {
             headers.insert(name, value);
         }
     }
     strata_telemetry::inject_current(&mut headers);
-    let url = format!("{}{}", provider.base_url, format.path());
     match provider
         .client
         .post(url)

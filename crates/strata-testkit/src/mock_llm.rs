@@ -9,7 +9,7 @@ use std::time::Duration;
 use axum::Router;
 use axum::body::{Body, Bytes};
 use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde_json::{Value, json};
@@ -30,6 +30,8 @@ pub enum Behavior {
 /// A request as the server saw it.
 #[derive(Debug, Clone)]
 pub struct Received {
+    /// Path and query, e.g. `/v1/chat/completions`.
+    pub path: String,
     pub headers: HeaderMap,
     pub body: Value,
 }
@@ -45,6 +47,8 @@ struct Inner {
 pub struct MockLlm {
     /// Base URL, e.g. `http://127.0.0.1:PORT/v1`.
     pub base_url: String,
+    /// The server's root, e.g. `http://127.0.0.1:PORT` (Azure-style providers add their own paths).
+    pub root_url: String,
     inner: Arc<Mutex<Inner>>,
     task: tokio::task::JoinHandle<()>,
 }
@@ -67,17 +71,28 @@ impl MockLlm {
         let app = Router::new()
             .route("/v1/chat/completions", post(chat))
             .route("/v1/messages", post(messages))
+            .route("/v1/embeddings", post(embeddings))
+            .route(
+                "/openai/deployments/{deployment}/chat/completions",
+                post(chat),
+            )
+            .route(
+                "/openai/deployments/{deployment}/embeddings",
+                post(embeddings),
+            )
             .route("/v1/models", get(models))
             .with_state(inner.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind");
-        let base_url = format!("http://{}/v1", listener.local_addr().expect("addr"));
+        let root_url = format!("http://{}", listener.local_addr().expect("addr"));
+        let base_url = format!("{root_url}/v1");
         let task = tokio::spawn(async move {
             let _ = axum::serve(listener, app).await;
         });
         Self {
             base_url,
+            root_url,
             inner,
             task,
         }
@@ -132,6 +147,7 @@ struct Plan {
 /// answered here (in the given API's error shape).
 fn begin(
     inner: &Mutex<Inner>,
+    uri: &Uri,
     headers: HeaderMap,
     body: &[u8],
     anthropic: bool,
@@ -147,6 +163,9 @@ fn begin(
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         inner.received.push(Received {
+            path: uri
+                .path_and_query()
+                .map_or_else(|| uri.path().to_string(), ToString::to_string),
             headers,
             body: request.clone(),
         });
@@ -214,13 +233,18 @@ fn sse(events: Vec<Bytes>, cut_after: Option<usize>, delay: Duration) -> Respons
         .into_response()
 }
 
-async fn chat(State(inner): State<Arc<Mutex<Inner>>>, headers: HeaderMap, body: Bytes) -> Response {
+async fn chat(
+    State(inner): State<Arc<Mutex<Inner>>>,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     let Plan {
         request,
         cut_after,
         delay,
         wait,
-    } = match begin(&inner, headers, &body, false) {
+    } = match begin(&inner, &uri, headers, &body, false) {
         Ok(begun) => begun,
         Err(response) => return *response,
     };
@@ -241,6 +265,7 @@ async fn chat(State(inner): State<Arc<Mutex<Inner>>>, headers: HeaderMap, body: 
 
 async fn messages(
     State(inner): State<Arc<Mutex<Inner>>>,
+    uri: Uri,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
@@ -249,7 +274,7 @@ async fn messages(
         cut_after,
         delay,
         wait,
-    } = match begin(&inner, headers, &body, true) {
+    } = match begin(&inner, &uri, headers, &body, true) {
         Ok(begun) => begun,
         Err(response) => return *response,
     };
@@ -269,4 +294,24 @@ async fn messages(
         .map(|(name, data)| Bytes::from(format!("event: {name}\ndata: {data}\n\n")))
         .collect();
     sse(events, cut_after, delay)
+}
+
+async fn embeddings(
+    State(inner): State<Arc<Mutex<Inner>>>,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let Plan { request, wait, .. } = match begin(&inner, &uri, headers, &body, false) {
+        Ok(plan) => plan,
+        Err(response) => return *response,
+    };
+    if let Some(wait) = wait {
+        tokio::time::sleep(wait).await;
+    }
+    let model = request["model"].as_str().unwrap_or("mock").to_string();
+    match strata_ai::mock::embeddings(&request, &model) {
+        Ok(answer) => axum::Json(answer).into_response(),
+        Err(e) => e.into_response(),
+    }
 }

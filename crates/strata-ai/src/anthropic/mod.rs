@@ -23,6 +23,7 @@ pub use upstream::{error_to_openai, request_from_openai, response_to_openai};
 
 use crate::convert::Format;
 use crate::dispatch::{Call, dispatch};
+use crate::upstream::Operation;
 use crate::{AiError, Gateway, chat, tokens};
 
 /// An Anthropic request as an OpenAI request.
@@ -35,6 +36,7 @@ pub async fn messages(State(gateway): State<Arc<Gateway>>, body: Bytes) -> Respo
     let routed = match chat::peek(&body, "model: Field required") {
         Ok((model, stream)) => {
             let call = Call {
+                operation: Operation::Chat,
                 format: Format::Anthropic,
                 body,
                 model,

@@ -24,7 +24,7 @@ async fn the_openai_sdk_works_unmodified() {
         "ai:\n  providers:\n\
          \x20   - {{ name: mock, models: [mock-1] }}\n\
          \x20   - {{ name: primary, kind: openai, api_base: '{}', models: [gpt-primary], fallback: backup }}\n\
-         \x20   - {{ name: backup, kind: openai, api_base: '{}', models: [gpt-backup] }}\n\
+         \x20   - {{ name: backup, kind: openai, api_base: '{}', models: [gpt-backup, text-embed] }}\n\
          \x20   - {{ name: limited, kind: openai, api_base: '{}', models: [gpt-limited] }}\n\
          \x20   - {{ name: claude, kind: anthropic, api_base: '{}', models: [claude-upstream] }}\n",
         primary.base_url, backup.base_url, limited.base_url, claude.base_url
@@ -50,6 +50,7 @@ async fn the_openai_sdk_works_unmodified() {
     );
     for scenario in [
         "multipart_and_json_mode",
+        "embeddings",
         "models",
         "fallback",
         "rate_limited",

@@ -1,0 +1,32 @@
+//! `POST /v1/embeddings` (OpenAI): routed like chat, passed through to OpenAI-compatible and
+//! Azure providers, answered in-process by the mock.
+
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::response::{IntoResponse, Response};
+
+use crate::Gateway;
+use crate::chat::peek;
+use crate::convert::Format;
+use crate::dispatch::{Call, dispatch};
+use crate::upstream::Operation;
+
+/// The handler.
+pub async fn create(State(gateway): State<Arc<Gateway>>, body: Bytes) -> Response {
+    let routed = match peek(&body, "you must provide a model parameter") {
+        Ok((model, _)) => {
+            let call = Call {
+                operation: Operation::Embeddings,
+                format: Format::OpenAi,
+                body,
+                model,
+                stream: false,
+            };
+            dispatch(&gateway, &call).await
+        }
+        Err(e) => Err(e),
+    };
+    routed.unwrap_or_else(IntoResponse::into_response)
+}
