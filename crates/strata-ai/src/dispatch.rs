@@ -118,7 +118,7 @@ async fn route(
     span: &tracing::Span,
     started: Instant,
 ) -> Result<Response, AiError> {
-    let candidates = gateway.providers.candidates(&call.model);
+    let candidates = gateway.candidates(&call.model);
     if candidates.is_empty() {
         return Err(AiError::ModelNotFound(call.model.clone()));
     }
@@ -137,12 +137,16 @@ async fn route(
         loop {
             attempts += 1;
             let attempt_span = tracing::info_span!("gen_ai.attempt", strata.provider = %name, gen_ai.request.model = %candidate.model, attempt = attempts);
+            let attempt_started = Instant::now();
             match attempt(candidate, call, &mut waited)
                 .instrument(attempt_span)
                 .await?
             {
                 Outcome::Served(response, format) => {
                     gateway.breakers.success(name);
+                    gateway
+                        .stats
+                        .observe(name, &candidate.model, attempt_started.elapsed());
                     let converting = Instant::now();
                     let response =
                         convert::response(response, format, call, &candidate.model).await;

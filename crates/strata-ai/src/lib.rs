@@ -17,6 +17,7 @@ pub mod mock;
 mod models;
 mod provider;
 mod resilience;
+mod routes;
 mod sse;
 mod tokens;
 mod upstream;
@@ -38,6 +39,8 @@ pub use provider::{Candidate, Provider, Providers};
 pub struct Deps {
     pub http: reqwest::Client,
     pub metrics: strata_telemetry::Metrics,
+    /// Observed latency per provider/model, for the latency and SLA strategies.
+    pub stats: Arc<routes::Stats>,
 }
 
 impl Deps {
@@ -48,6 +51,7 @@ impl Deps {
         Self {
             http: provider::client(strata_config::Timeouts::default().connect.0),
             metrics,
+            stats: Arc::default(),
         }
     }
 }
@@ -56,19 +60,35 @@ impl Deps {
 #[derive(Debug)]
 pub struct Gateway {
     pub providers: Providers,
+    pub routes: routes::Routes,
+    pub stats: Arc<routes::Stats>,
     pub retry: strata_config::Retry,
     pub breakers: resilience::Breakers,
     pub metrics: strata_telemetry::Metrics,
 }
 
+impl Gateway {
+    /// The attempts for a model name: a route's targets in its strategy's order, or the
+    /// providers serving the name with their fallbacks.
+    #[must_use]
+    pub fn candidates(&self, model: &str) -> Vec<Candidate> {
+        self.routes
+            .candidates(model, &self.breakers)
+            .unwrap_or_else(|| self.providers.candidates(model))
+    }
+}
+
 /// Builds the ai layer's router from the config.
 pub fn build(config: &Config, deps: &Deps) -> Result<Router, AiError> {
+    let providers = Providers::new(
+        &config.ai.providers,
+        &|var| std::env::var(var).ok(),
+        &deps.http,
+    );
     let gateway = Arc::new(Gateway {
-        providers: Providers::new(
-            &config.ai.providers,
-            &|var| std::env::var(var).ok(),
-            &deps.http,
-        ),
+        routes: routes::Routes::new(&config.ai.routes, &providers, deps.stats.clone()),
+        stats: deps.stats.clone(),
+        providers,
         retry: config.ai.retry.clone(),
         breakers: resilience::Breakers::new(config.ai.circuit_breaker.clone()),
         metrics: deps.metrics.clone(),

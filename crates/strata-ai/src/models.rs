@@ -18,5 +18,15 @@ pub async fn list(State(gateway): State<Arc<Gateway>>) -> Json<Value> {
         .filter(|(m, _)| seen.insert(m.as_str()))
         .map(|(m, owner)| json!({ "id": m, "object": "model", "created": 0, "owned_by": owner }))
         .collect();
+    let mut data = data;
+    let mut routes: Vec<&str> = gateway.routes.names().collect();
+    routes.sort_unstable();
+    for route in routes {
+        if seen.insert(route) {
+            data.push(
+                json!({ "id": route, "object": "model", "created": 0, "owned_by": "strata-route" }),
+            );
+        }
+    }
     Json(json!({ "object": "list", "data": data }))
 }

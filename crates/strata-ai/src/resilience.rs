@@ -84,6 +84,13 @@ impl Breakers {
         })
     }
 
+    /// Whether the breaker is open now (without taking the probe slot).
+    pub fn is_open(&self, provider: &str) -> bool {
+        self.with(provider, |s| {
+            s.open_until.is_some_and(|until| Instant::now() < until)
+        })
+    }
+
     /// The provider answered: close the breaker.
     pub fn success(&self, provider: &str) {
         self.with(provider, |s| *s = State::default());

@@ -379,6 +379,7 @@ fn check_providers(report: &mut Report<'_>, json: &Value) {
             fallback_of.insert(name, fallback);
         }
     }
+    check_routes(report, json, &names);
     // A fallback chain that comes back to where it started would never end.
     for (i, name, _) in &providers {
         let mut chain = vec![*name];
@@ -397,6 +398,35 @@ fn check_providers(report: &mut Report<'_>, json: &Value) {
             }
             chain.push(next);
             at = next;
+        }
+    }
+}
+
+fn check_routes(report: &mut Report<'_>, json: &Value, providers: &[&str]) {
+    const LIST: &[&str] = &["ai", "routes"];
+    unique_names(report, json, LIST, "route");
+    for (i, name, route) in named(json, LIST) {
+        let targets = route.get("targets").and_then(Value::as_array);
+        if targets.is_some_and(Vec::is_empty) {
+            report.at(
+                &list_path(LIST, i, "targets"),
+                format!("route `{name}` has no targets"),
+            );
+        }
+        for (j, target) in targets.into_iter().flatten().enumerate() {
+            let mut path = list_path(LIST, i, "targets");
+            path.push(Seg::Index(j));
+            if let Some(provider) = target.get("provider").and_then(Value::as_str) {
+                path.push(key("provider"));
+                known_ref(report, &path, "provider", provider, providers);
+            }
+        }
+        let strategy = route.get("strategy").and_then(Value::as_str);
+        if strategy == Some("sla") && route.get("objective").is_none_or(Value::is_null) {
+            report.at(
+                &list_path(LIST, i, "strategy"),
+                format!("route `{name}` uses strategy sla but sets no `objective` (e.g. objective: {{ ttft_p95: 800ms }})"),
+            );
         }
     }
 }

@@ -1,5 +1,6 @@
 //! Priority, fallback and failure relaying against real HTTP upstreams.
 
+use axum::http::Request;
 use serde_json::json;
 use strata_testkit::{Behavior, MockLlm, free_port};
 
@@ -96,4 +97,53 @@ async fn a_provider_timeout_falls_back() {
     assert_eq!(status, 200);
     assert_eq!(headers["x-strata-provider"], "backup");
     assert!(started.elapsed() < std::time::Duration::from_secs(3));
+}
+
+#[tokio::test]
+async fn routes_are_virtual_models_over_targets() {
+    let (a, b) = (MockLlm::start().await, MockLlm::start().await);
+    let yaml = format!(
+        "ai:\n  retry: {{ attempts: 0 }}\n  providers:\n    - {{ name: pa, kind: openai, api_base: '{}' }}\n    - {{ name: pb, kind: openai, api_base: '{}' }}\n  routes:\n    - {{ name: smart, targets: [{{ provider: pa, model: big-a }}, {{ provider: pb, model: big-b }}] }}\n    - {{ name: spread, strategy: weighted, targets: [{{ provider: pa, model: x }}, {{ provider: pb, model: y }}] }}\n",
+        a.base_url, b.base_url
+    );
+    let app = gateway(&yaml);
+    // Priority: the first target serves, asked for its own model.
+    let (status, headers, body) = send(&app, chat_request(&ask("smart"))).await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        (
+            headers["x-strata-provider"].to_str().unwrap(),
+            headers["x-strata-model"].to_str().unwrap()
+        ),
+        ("pa", "big-a")
+    );
+    assert_eq!(json(&body)["model"], "big-a");
+    // The next target is the fallback.
+    a.script([Behavior::Status(503, None)]);
+    let (_, headers, _) = send(&app, chat_request(&ask("smart"))).await;
+    assert_eq!(headers["x-strata-provider"], "pb");
+    assert_eq!(headers["x-strata-model"], "big-b");
+    // Weighted 1:1 reaches both targets.
+    let before = (a.received().len(), b.received().len());
+    for _ in 0..40 {
+        send(&app, chat_request(&ask("spread"))).await;
+    }
+    let (na, nb) = (a.received().len() - before.0, b.received().len() - before.1);
+    assert_eq!(na + nb, 40);
+    assert!(na >= 8 && nb >= 8, "{na} / {nb}");
+    // Routes are listed as models.
+    let req = Request::get("/v1/models")
+        .body(axum::body::Body::empty())
+        .unwrap();
+    let (_, _, body) = send(&app, req).await;
+    let ids: Vec<String> = json(&body)["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["id"].as_str().unwrap().to_string())
+        .collect();
+    assert!(
+        ids.contains(&"smart".to_string()) && ids.contains(&"spread".to_string()),
+        "{ids:?}"
+    );
 }

@@ -14,6 +14,8 @@ use super::Duration;
 pub struct AiConfig {
     /// Upstream model providers, tried in `priority` order.
     pub providers: Vec<Provider>,
+    /// Virtual model names, each spreading calls over several provider/model targets.
+    pub routes: Vec<Route>,
     /// Retries of one provider before falling back to the next.
     pub retry: Retry,
     /// Providers that keep failing are skipped for a while.
@@ -193,4 +195,71 @@ pub enum PriorityLevel {
     High,
     Medium,
     Low,
+}
+
+/// A virtual model name and how its calls are spread over targets.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Route {
+    /// The model name clients ask for.
+    pub name: String,
+    /// How the targets are ordered for each call; the next ones are the fallbacks.
+    #[serde(default)]
+    pub strategy: Strategy,
+    /// Where calls can go.
+    pub targets: Vec<RouteTarget>,
+    /// For `strategy: sla`: the latency the chosen target must have been meeting.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub objective: Option<Objective>,
+}
+
+/// Route strategies.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Strategy {
+    /// In the order listed.
+    #[default]
+    Priority,
+    /// At random, in proportion to `weight`.
+    Weighted,
+    /// Lowest observed latency first (an exponentially weighted moving average).
+    Latency,
+    /// Cheapest first (`cost`), skipping targets whose circuit breaker is open.
+    Cost,
+    /// The cheapest target whose recent p95 time to first token meets `objective`; the
+    /// fastest when none does.
+    Sla,
+}
+
+/// One place a route can send a call.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RouteTarget {
+    /// A provider name.
+    pub provider: String,
+    /// The model to ask that provider for.
+    pub model: String,
+    /// Share of calls under `strategy: weighted` (default 1).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub weight: Option<u32>,
+    /// Price in USD per million tokens, for `cost` and `sla`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cost: Option<TokenPrice>,
+}
+
+/// Price per million tokens.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TokenPrice {
+    pub input: f64,
+    pub output: f64,
+}
+
+/// A latency objective.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Objective {
+    /// p95 of the time to first token (streams) or to the answer (whole answers), over each
+    /// target's recent calls.
+    pub ttft_p95: Duration,
 }

@@ -15,7 +15,8 @@ use strata_core::Secret;
 
 pub use agent::{AgentConfig, RemoteLayer};
 pub use ai::{
-    AiConfig, CircuitBreaker, Priority, PriorityLevel, Provider, ProviderKind, Retry, Timeouts,
+    AiConfig, CircuitBreaker, Objective, Priority, PriorityLevel, Provider, ProviderKind, Retry,
+    Route, RouteTarget, Strategy, Timeouts, TokenPrice,
 };
 pub use auth::{ApiKey, Auth, Budget, BudgetPeriod, Jwt, KeyLimits, Role};
 pub use duration::Duration;

@@ -213,3 +213,26 @@ agent:
     assert_eq!(config.ai.providers[1].fallback.as_deref(), Some("openai"));
     assert_eq!(config.mcp.servers[0].tools.deny, ["fs_write_*"]);
 }
+
+#[test]
+fn routes_reference_providers_and_sla_needs_an_objective() {
+    let text = r"ai:
+  providers:
+    - { name: openai }
+  routes:
+    - { name: smart, strategy: sla, targets: [{ provider: openai, model: a }, { provider: anthropic, model: b }] }
+    - { name: smart, targets: [] }
+";
+    let errs = errors(text);
+    assert_eq!(
+        errs,
+        [
+            "strata.yaml:5:32: ai.routes[0].strategy: route `smart` uses strategy sla but sets no `objective` (e.g. objective: { ttft_p95: 800ms })",
+            "strata.yaml:5:91: ai.routes[0].targets[1].provider: unknown provider `anthropic` (known: openai)",
+            "strata.yaml:6:15: ai.routes[1].name: duplicate route name `smart` (first defined at line 5)",
+            "strata.yaml:6:31: ai.routes[1].targets: route `smart` has no targets",
+        ],
+        "got:\n{}",
+        errs.join("\n")
+    );
+}
