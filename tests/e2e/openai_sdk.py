@@ -96,6 +96,41 @@ def tools(model):
     ok(f"tools {model}")
 
 
+def responses_plain(model):
+    r = client.responses.create(model=model, instructions="be brief", input="hello responses")
+    assert r.output_text == "mock: hello responses", r
+    assert r.status == "completed" and r.usage.total_tokens > 0, r
+    ok(f"responses_plain {model}")
+
+
+def responses_streaming(model):
+    deltas, kinds, final = [], [], None
+    with client.responses.stream(model=model, input="stream the response") as stream:
+        for event in stream:
+            kinds.append(event.type)
+            if event.type == "response.output_text.delta":
+                deltas.append(event.delta)
+        final = stream.get_final_response()
+    assert "".join(deltas) == "mock: stream the response", deltas
+    assert kinds[0] == "response.created" and kinds[-1] == "response.completed", kinds
+    assert final.output_text == "mock: stream the response"
+    ok(f"responses_streaming {model}")
+
+
+def responses_tools(model):
+    tools = [{"type": "function", "name": "get_weather", "description": "Weather",
+              "parameters": {"type": "object", "properties": {"city": {"type": "string"}}}}]
+    r = client.responses.create(model=model, input="weather?", tools=tools)
+    call = [o for o in r.output if o.type == "function_call"][0]
+    assert call.name == "get_weather", r
+    follow = [{"role": "user", "content": "weather?"},
+              {"type": "function_call", "call_id": call.call_id, "name": call.name, "arguments": call.arguments},
+              {"type": "function_call_output", "call_id": call.call_id, "output": "sunny"}]
+    r = client.responses.create(model=model, input=follow, tools=tools)
+    assert r.output_text == "mock: tool said sunny", r
+    ok(f"responses_tools {model}")
+
+
 def embeddings():
     for model in ["mock-1", "text-embed"]:
         r = client.embeddings.create(model=model, input=["same", "other"])
@@ -165,5 +200,8 @@ for model in ["mock-1", "claude-upstream"]:
     plain(model)
     streaming(model)
     tools(model)
+    responses_plain(model)
+    responses_streaming(model)
+    responses_tools(model)
 for scenario in [multipart_and_json_mode, embeddings, models, fallback, rate_limited, unknown_model, malformed_body]:
     scenario()

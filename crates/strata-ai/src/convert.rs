@@ -10,8 +10,8 @@ use futures_util::StreamExt;
 use serde_json::{Value, json};
 
 use crate::AiError;
-use crate::anthropic;
 use crate::dispatch::Call;
+use crate::{anthropic, responses};
 
 /// Largest non-streamed upstream answer read for translation.
 const MAX_ANSWER: usize = 64 * 1024 * 1024;
@@ -23,6 +23,8 @@ pub enum Format {
     OpenAi,
     /// Anthropic Messages.
     Anthropic,
+    /// OpenAI Responses (an ingress only: no provider is called in it).
+    Responses,
 }
 
 impl Format {
@@ -38,6 +40,10 @@ impl Format {
                 let body = json!({ "type": "error", "error": { "type": "api_error", "message": message } });
                 Bytes::from(format!("event: error\ndata: {body}\n\n"))
             }
+            Format::Responses => {
+                let body = json!({ "type": "error", "code": "upstream_stream_error", "message": message, "param": null });
+                Bytes::from(format!("event: error\ndata: {body}\n\n"))
+            }
         }
     }
 
@@ -45,7 +51,7 @@ impl Format {
     #[must_use]
     pub fn error_response(self, e: &AiError) -> Response {
         match self {
-            Format::OpenAi => (e.status(), Json(e.body())).into_response(),
+            Format::OpenAi | Format::Responses => (e.status(), Json(e.body())).into_response(),
             Format::Anthropic => {
                 let status = e.status();
                 (status, Json(anthropic::error_body(status, &e.to_string()))).into_response()
@@ -59,16 +65,20 @@ pub fn request(from: Format, to: Format, body: &Value) -> Result<Value, AiError>
     let openai = match from {
         Format::OpenAi => body.clone(),
         Format::Anthropic => anthropic::request_to_openai(body)?,
+        Format::Responses => responses::to_chat(body)?,
     };
     match to {
         Format::OpenAi => Ok(openai),
         Format::Anthropic => anthropic::request_from_openai(&openai),
+        Format::Responses => Err(AiError::BadRequest(
+            "no provider is called in the Responses format".into(),
+        )),
     }
 }
 
 fn to_openai(from: Format, answer: &Value) -> Value {
     match from {
-        Format::OpenAi => answer.clone(),
+        Format::OpenAi | Format::Responses => answer.clone(),
         Format::Anthropic => anthropic::response_to_openai(answer),
     }
 }
@@ -77,12 +87,13 @@ fn from_openai(to: Format, answer: &Value) -> Value {
     match to {
         Format::OpenAi => answer.clone(),
         Format::Anthropic => anthropic::response_from_openai(answer),
+        Format::Responses => responses::from_chat(answer),
     }
 }
 
 fn error_to_openai(from: Format, status: StatusCode, body: &[u8]) -> Value {
     match from {
-        Format::OpenAi => serde_json::from_slice(body).unwrap_or_else(|_| {
+        Format::OpenAi | Format::Responses => serde_json::from_slice(body).unwrap_or_else(|_| {
             json!({ "error": { "message": String::from_utf8_lossy(body), "type": "api_error", "param": null, "code": null } })
         }),
         Format::Anthropic => anthropic::error_to_openai(status, body),
@@ -91,7 +102,7 @@ fn error_to_openai(from: Format, status: StatusCode, body: &[u8]) -> Value {
 
 fn error_from_openai(to: Format, status: StatusCode, error: &Value) -> Value {
     match to {
-        Format::OpenAi => error.clone(),
+        Format::OpenAi | Format::Responses => error.clone(),
         Format::Anthropic => anthropic::error_from_openai(status, error),
     }
 }
@@ -104,21 +115,46 @@ pub trait StreamConvert: Send {
     fn finish(&mut self) -> Vec<u8>;
 }
 
+/// Two translators in a row (through the pivot format).
+struct Chain(Box<dyn StreamConvert>, Box<dyn StreamConvert>);
+
+impl StreamConvert for Chain {
+    fn push(&mut self, bytes: &[u8]) -> Vec<u8> {
+        let middle = self.0.push(bytes);
+        self.1.push(&middle)
+    }
+
+    fn finish(&mut self) -> Vec<u8> {
+        let middle = self.0.finish();
+        let mut out = self.1.push(&middle);
+        out.extend(self.1.finish());
+        out
+    }
+}
+
+/// The translator from a provider's stream (`from`) to the client's (`to`), through OpenAI's.
+/// `include_usage`: whether an OpenAI client asked for the usage chunk.
 fn stream_converter(
     from: Format,
     to: Format,
     model: &str,
     include_usage: bool,
 ) -> Option<Box<dyn StreamConvert>> {
-    match (from, to) {
-        (Format::OpenAi, Format::Anthropic) => {
-            Some(Box::new(anthropic::StreamTranslator::new(model)))
-        }
-        (Format::Anthropic, Format::OpenAi) => Some(Box::new(anthropic::StreamToOpenAi::new(
+    let into_openai: Option<Box<dyn StreamConvert>> = match from {
+        Format::OpenAi | Format::Responses => None,
+        Format::Anthropic => Some(Box::new(anthropic::StreamToOpenAi::new(
             model,
-            include_usage,
+            include_usage || to != Format::OpenAi,
         ))),
-        _ => None,
+    };
+    let out_of_openai: Option<Box<dyn StreamConvert>> = match to {
+        Format::OpenAi => None,
+        Format::Anthropic => Some(Box::new(anthropic::StreamTranslator::new(model))),
+        Format::Responses => Some(Box::new(responses::ChatToResponses::new(model))),
+    };
+    match (into_openai, out_of_openai) {
+        (Some(a), Some(b)) => Some(Box::new(Chain(a, b))),
+        (a, b) => a.or(b),
     }
 }
 

@@ -17,6 +17,7 @@ pub mod mock;
 mod models;
 mod provider;
 mod resilience;
+mod responses;
 mod routes;
 mod sse;
 mod tokens;
@@ -98,6 +99,8 @@ pub fn build(config: &Config, deps: &Deps) -> Result<Router, AiError> {
         .route("/chat/completions", post(chat::completions))
         .route("/v1/messages", post(anthropic::messages))
         .route("/v1/messages/count_tokens", post(anthropic::count_tokens))
+        .route("/v1/responses", post(responses::create))
+        .route("/responses", post(responses::create))
         .route("/v1/embeddings", post(embeddings::create))
         .route("/embeddings", post(embeddings::create))
         .route("/v1/models", get(models::list))

@@ -205,11 +205,7 @@ mod tests {
         let providers = Providers::new(&config.ai.providers, &|_| None, &reqwest::Client::new());
         let stats = Arc::new(Stats::default());
         let routes = Routes::new(&config.ai.routes, &providers, stats.clone());
-        (
-            routes,
-            stats,
-            Breakers::new(config.ai.circuit_breaker),
-        )
+        (routes, stats, Breakers::new(config.ai.circuit_breaker))
     }
 
     const PROVIDERS: &str = "ai:\n  providers:\n    - { name: a, kind: mock }\n    - { name: b, kind: mock }\n    - { name: c, kind: mock }\n  routes:\n";

@@ -33,7 +33,14 @@ async fn the_openai_sdk_works_unmodified() {
     let url = format!("http://127.0.0.1:{}/v1", stack.ports.ai);
     let stdout = run_script(&python, "openai_sdk.py", &url, &stack).await;
     for model in ["mock-1", "claude-upstream"] {
-        for scenario in ["plain", "streaming", "tools"] {
+        for scenario in [
+            "plain",
+            "streaming",
+            "tools",
+            "responses_plain",
+            "responses_streaming",
+            "responses_tools",
+        ] {
             let line = format!("ok {scenario} {model}");
             assert!(
                 stdout.lines().any(|l| l == line),

@@ -1,0 +1,44 @@
+//! The OpenAI Responses API (`POST /v1/responses`), stateless: the request (with the whole
+//! conversation in `input`) is translated to chat completions, routed like any call, and the
+//! answer (streams included) translated back into Responses output items and events.
+
+mod request;
+mod response;
+mod stream;
+
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::response::{IntoResponse, Response};
+
+pub use request::to_chat;
+pub use response::from_chat;
+pub use stream::ChatToResponses;
+
+use crate::Gateway;
+use crate::chat::peek;
+use crate::convert::Format;
+use crate::dispatch::{Call, dispatch};
+use crate::upstream::Operation;
+
+/// `POST /v1/responses`.
+pub async fn create(State(gateway): State<Arc<Gateway>>, body: Bytes) -> Response {
+    let routed = match peek(&body, "you must provide a model parameter") {
+        Ok((model, stream)) => {
+            let call = Call {
+                operation: Operation::Chat,
+                format: Format::Responses,
+                body,
+                model,
+                stream,
+            };
+            dispatch(&gateway, &call).await
+        }
+        Err(e) => Err(e),
+    };
+    routed.unwrap_or_else(IntoResponse::into_response)
+}
+
+#[cfg(test)]
+mod tests;
