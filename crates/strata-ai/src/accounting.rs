@@ -14,6 +14,13 @@ use crate::sse::DataLines;
 /// Largest non-streamed answer copied aside to read its usage.
 const MAX_COPY: usize = 8 * 1024 * 1024;
 
+/// The one field of a whole answer that accounting reads.
+#[derive(serde::Deserialize)]
+struct UsageOnly {
+    #[serde(default)]
+    usage: Option<Value>,
+}
+
 /// One served call being watched.
 pub struct CallRecord {
     pub metrics: Metrics,
@@ -111,9 +118,11 @@ impl CallRecord {
         self.done = true;
         if !self.stream
             && !self.copy.is_empty()
-            && let Ok(answer) = serde_json::from_slice::<Value>(&std::mem::take(&mut self.copy))
+            && let Ok(answer) = serde_json::from_slice::<UsageOnly>(&std::mem::take(&mut self.copy))
+            && let Some(usage) = answer.usage
         {
-            self.read_usage(&answer);
+            // Only `usage` is built; the rest of the answer is skipped unparsed.
+            self.read_usage(&serde_json::json!({ "usage": usage }));
         }
         let seconds = self.started.elapsed().as_secs_f64();
         self.metrics

@@ -20,6 +20,8 @@ pub struct Provider {
     pub timeouts: Timeouts,
     /// Azure `api-version`.
     pub api_version: String,
+    /// Endpoint URLs, parsed once.
+    pub urls: Urls,
     /// The HTTP client for this provider (its own pool and connect timeout).
     pub client: reqwest::Client,
     /// Models served; empty means any model name is passed through.
@@ -27,6 +29,39 @@ pub struct Provider {
     /// Higher is tried first.
     pub rank: i64,
     pub fallback: Option<String>,
+}
+
+/// A provider's endpoint URLs by operation (where they do not depend on the model).
+#[derive(Debug, Default)]
+pub struct Urls {
+    chat: Option<reqwest::Url>,
+    embeddings: Option<reqwest::Url>,
+}
+
+impl Urls {
+    fn new(kind: ProviderKind, base: &str) -> Self {
+        let url = |path: &str| reqwest::Url::parse(&format!("{base}/{path}")).ok();
+        match kind {
+            ProviderKind::Openai => Self {
+                chat: url("chat/completions"),
+                embeddings: url("embeddings"),
+            },
+            ProviderKind::Anthropic => Self {
+                chat: url("messages"),
+                embeddings: None,
+            },
+            _ => Self::default(),
+        }
+    }
+
+    /// The URL of an operation, when it has one.
+    #[must_use]
+    pub fn get(&self, operation: crate::upstream::Operation) -> Option<&reqwest::Url> {
+        match operation {
+            crate::upstream::Operation::Chat => self.chat.as_ref(),
+            crate::upstream::Operation::Embeddings => self.embeddings.as_ref(),
+        }
+    }
 }
 
 /// The Azure OpenAI `api-version` used when the config names none.
@@ -106,6 +141,7 @@ impl Provider {
         Self {
             name: config.name.clone(),
             kind,
+            urls: Urls::new(kind, &base_url),
             base_url,
             api_key,
             headers: config.headers.clone(),

@@ -66,48 +66,52 @@ impl Operation {
 fn endpoint(
     candidate: &Candidate,
     operation: Operation,
-) -> Result<(String, Option<(HeaderName, String)>), String> {
+) -> Result<(reqwest::Url, Option<(HeaderName, String)>), String> {
     let provider = &candidate.provider;
     let key = provider.api_key.as_ref().map(|k| k.expose());
-    let base = &provider.base_url;
-    let (url, auth) = match (provider.kind, operation) {
-        (ProviderKind::Openai, op) => {
-            let path = if op == Operation::Chat {
-                "chat/completions"
-            } else {
-                "embeddings"
+    let unsupported = || {
+        format!(
+            "{}: {} is not supported for provider kind {:?}",
+            provider.name,
+            operation.name(),
+            provider.kind
+        )
+    };
+    let parsed = |url: String| {
+        reqwest::Url::parse(&url).map_err(|e| format!("{}: bad URL {url}: {e}", provider.name))
+    };
+    let (url, auth) = match provider.kind {
+        ProviderKind::Openai | ProviderKind::Anthropic => {
+            // Parsed once, when the config was loaded.
+            let url = provider
+                .urls
+                .get(operation)
+                .cloned()
+                .ok_or_else(unsupported)?;
+            let auth = match provider.kind {
+                ProviderKind::Openai => key.map(|k| (header::AUTHORIZATION, format!("Bearer {k}"))),
+                _ => key.map(|k| (HeaderName::from_static("x-api-key"), k.to_string())),
             };
-            (
-                format!("{base}/{path}"),
-                key.map(|k| (header::AUTHORIZATION, format!("Bearer {k}"))),
-            )
+            (url, auth)
         }
-        (ProviderKind::Azure, op) => {
-            let path = if op == Operation::Chat {
+        ProviderKind::Azure => {
+            let path = if operation == Operation::Chat {
                 "chat/completions"
             } else {
                 "embeddings"
             };
-            let deployment = urlencode(&candidate.model);
+            let url = format!(
+                "{}/openai/deployments/{}/{path}?api-version={}",
+                provider.base_url,
+                urlencode(&candidate.model),
+                provider.api_version
+            );
             (
-                format!(
-                    "{base}/openai/deployments/{deployment}/{path}?api-version={}",
-                    provider.api_version
-                ),
+                parsed(url)?,
                 key.map(|k| (HeaderName::from_static("api-key"), k.to_string())),
             )
         }
-        (ProviderKind::Anthropic, Operation::Chat) => (
-            format!("{base}/messages"),
-            key.map(|k| (HeaderName::from_static("x-api-key"), k.to_string())),
-        ),
-        (kind, op) => {
-            return Err(format!(
-                "{}: {} is not supported for provider kind {kind:?}",
-                provider.name,
-                op.name()
-            ));
-        }
+        ProviderKind::Gemini | ProviderKind::Mock => return Err(unsupported()),
     };
     Ok((url, auth))
 }

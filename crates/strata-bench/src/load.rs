@@ -59,16 +59,20 @@ pub async fn run(args: Args) -> Result<(), String> {
     let pace = (args.rate > 0)
         .then(|| Duration::from_secs_f64(args.connections as f64 / args.rate as f64));
     let mut tasks = Vec::new();
-    for _ in 0..args.connections {
+    for n in 0..args.connections {
         let (client, body, url, key) = (
             client.clone(),
             body.clone(),
             args.url.clone(),
             args.key.clone(),
         );
+        // Fixed rate: connections take turns, evenly spread, instead of firing together.
+        let offset = pace.map(|p| p.mul_f64(n as f64 / args.connections as f64));
         tasks.push(tokio::spawn(async move {
             let mut sample = Sample::default();
-            let mut ticker = pace.map(tokio::time::interval);
+            let mut ticker = pace
+                .zip(offset)
+                .map(|(p, o)| tokio::time::interval_at(tokio::time::Instant::now() + o, p));
             while Instant::now() < end {
                 if let Some(t) = ticker.as_mut() {
                     t.tick().await;
