@@ -3,7 +3,8 @@
 Environment: STRATA_AI_URL (e.g. http://127.0.0.1:4000, no /v1: the SDK adds it). The Rust
 test configures the built-in `mock` provider (model mock-1), `upstream`, an OpenAI-compatible
 mock server (model gpt-upstream: Anthropic ingress translated to an OpenAI upstream), and
-`claude`, an Anthropic-format mock server (model claude-upstream: passed through untranslated).
+`claude`, an Anthropic-format mock server (model claude-upstream: passed through untranslated),
+and `gemini`, a Gemini-format mock server (model gemini-upstream).
 Prints `ok <scenario>` for each scenario that passed; any failure raises.
 """
 
@@ -103,7 +104,7 @@ def errors():
     ok("errors")
 
 
-for model in ["mock-1", "gpt-upstream", "claude-upstream"]:
+for model in ["mock-1", "gpt-upstream", "claude-upstream", "gemini-upstream"]:
     plain(model)
     streaming(model)
     tools(model)

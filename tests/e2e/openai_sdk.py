@@ -5,7 +5,8 @@ configures the providers: `mock` (built-in, model mock-1), `claude` (an Anthropi
 server, model claude-upstream: OpenAI ingress translated to an Anthropic upstream), `primary`
 (answers 500 to its try and both retries, then falls back to `backup`, models gpt-backup and
 text-embed) and `limited` (always 429
-with Retry-After: 1). Scenarios that work with any model run against mock-1 and claude-upstream.
+with Retry-After: 1), and `gemini` (a Gemini-format mock server, model gemini-upstream).
+Scenarios that work with any model run against mock-1, claude-upstream and gemini-upstream.
 Prints `ok <scenario>` for each scenario that passed; any failure raises.
 """
 
@@ -196,7 +197,7 @@ def malformed_body():
     ok("malformed_body")
 
 
-for model in ["mock-1", "claude-upstream"]:
+for model in ["mock-1", "claude-upstream", "gemini-upstream"]:
     plain(model)
     streaming(model)
     tools(model)

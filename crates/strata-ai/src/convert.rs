@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 
 use crate::AiError;
 use crate::dispatch::Call;
-use crate::{anthropic, responses};
+use crate::{anthropic, gemini, responses};
 
 /// Largest non-streamed upstream answer read for translation.
 const MAX_ANSWER: usize = 64 * 1024 * 1024;
@@ -25,6 +25,8 @@ pub enum Format {
     Anthropic,
     /// OpenAI Responses (an ingress only: no provider is called in it).
     Responses,
+    /// Google Gemini `generateContent` (a provider format only).
+    Gemini,
 }
 
 impl Format {
@@ -32,7 +34,7 @@ impl Format {
     #[must_use]
     pub fn stream_error(self, message: &str) -> Bytes {
         match self {
-            Format::OpenAi => {
+            Format::OpenAi | Format::Gemini => {
                 let body = json!({ "error": { "message": message, "type": "api_error", "param": null, "code": "upstream_stream_error" } });
                 Bytes::from(format!("data: {body}\n\n"))
             }
@@ -51,7 +53,9 @@ impl Format {
     #[must_use]
     pub fn error_response(self, e: &AiError) -> Response {
         match self {
-            Format::OpenAi | Format::Responses => (e.status(), Json(e.body())).into_response(),
+            Format::OpenAi | Format::Responses | Format::Gemini => {
+                (e.status(), Json(e.body())).into_response()
+            }
             Format::Anthropic => {
                 let status = e.status();
                 (status, Json(anthropic::error_body(status, &e.to_string()))).into_response()
@@ -66,10 +70,14 @@ pub fn request(from: Format, to: Format, body: &Value) -> Result<Value, AiError>
         Format::OpenAi => body.clone(),
         Format::Anthropic => anthropic::request_to_openai(body)?,
         Format::Responses => responses::to_chat(body)?,
+        Format::Gemini => {
+            return Err(AiError::BadRequest("Gemini is not a client API".into()));
+        }
     };
     match to {
         Format::OpenAi => Ok(openai),
         Format::Anthropic => anthropic::request_from_openai(&openai),
+        Format::Gemini => gemini::request_from_openai(&openai),
         Format::Responses => Err(AiError::BadRequest(
             "no provider is called in the Responses format".into(),
         )),
@@ -80,6 +88,7 @@ fn to_openai(from: Format, answer: &Value) -> Value {
     match from {
         Format::OpenAi | Format::Responses => answer.clone(),
         Format::Anthropic => anthropic::response_to_openai(answer),
+        Format::Gemini => gemini::response_to_openai(answer),
     }
 }
 
@@ -88,6 +97,7 @@ fn from_openai(to: Format, answer: &Value) -> Value {
         Format::OpenAi => answer.clone(),
         Format::Anthropic => anthropic::response_from_openai(answer),
         Format::Responses => responses::from_chat(answer),
+        Format::Gemini => answer.clone(),
     }
 }
 
@@ -97,12 +107,13 @@ fn error_to_openai(from: Format, status: StatusCode, body: &[u8]) -> Value {
             json!({ "error": { "message": String::from_utf8_lossy(body), "type": "api_error", "param": null, "code": null } })
         }),
         Format::Anthropic => anthropic::error_to_openai(status, body),
+        Format::Gemini => gemini::error_to_openai(status, body),
     }
 }
 
 fn error_from_openai(to: Format, status: StatusCode, error: &Value) -> Value {
     match to {
-        Format::OpenAi | Format::Responses => error.clone(),
+        Format::OpenAi | Format::Responses | Format::Gemini => error.clone(),
         Format::Anthropic => anthropic::error_from_openai(status, error),
     }
 }
@@ -146,9 +157,13 @@ fn stream_converter(
             model,
             include_usage || to != Format::OpenAi,
         ))),
+        Format::Gemini => Some(Box::new(gemini::StreamToOpenAi::new(
+            model,
+            include_usage || to != Format::OpenAi,
+        ))),
     };
     let out_of_openai: Option<Box<dyn StreamConvert>> = match to {
-        Format::OpenAi => None,
+        Format::OpenAi | Format::Gemini => None,
         Format::Anthropic => Some(Box::new(anthropic::StreamTranslator::new(model))),
         Format::Responses => Some(Box::new(responses::ChatToResponses::new(model))),
     };

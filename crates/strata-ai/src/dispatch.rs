@@ -50,7 +50,10 @@ impl Call {
             });
         }
         let mut translated = convert::request(self.format, target, &self.parsed()?)?;
-        translated["model"] = Value::String(model.to_string());
+        if target != Format::Gemini {
+            // Gemini takes the model in the URL.
+            translated["model"] = Value::String(model.to_string());
+        }
         Ok(Bytes::from(translated.to_string()))
     }
 }
@@ -264,6 +267,7 @@ async fn attempt(
         }
         (ProviderKind::Openai | ProviderKind::Azure, _) => Format::OpenAi,
         (ProviderKind::Anthropic, Operation::Chat) => Format::Anthropic,
+        (ProviderKind::Gemini, Operation::Chat) => Format::Gemini,
         (kind, operation) => {
             return Ok(Outcome::FallBack(Failure {
                 reason: format!(
@@ -283,7 +287,7 @@ async fn attempt(
     let reply = if call.stream {
         match tokio::time::timeout_at(
             first_token_deadline,
-            upstream::post(candidate, call.operation, body),
+            upstream::post(candidate, call.operation, call.stream, body),
         )
         .await
         {
@@ -294,7 +298,7 @@ async fn attempt(
             )),
         }
     } else {
-        upstream::post(candidate, call.operation, body).await
+        upstream::post(candidate, call.operation, call.stream, body).await
     };
     *waited += sent.elapsed();
     let answer = match reply {

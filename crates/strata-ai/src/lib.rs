@@ -13,6 +13,7 @@ mod convert;
 mod dispatch;
 mod embeddings;
 mod error;
+mod gemini;
 pub mod mock;
 mod models;
 mod provider;

@@ -197,6 +197,106 @@ pub fn embeddings(request: &Value, model: &str) -> Result<Value, crate::AiError>
         "usage": { "prompt_tokens": tokens, "total_tokens": tokens } }))
 }
 
+/// The mock's answer to a Gemini `generateContent` request, read the Gemini way (used by the
+/// test kit's mock server when it plays a Gemini provider).
+#[must_use]
+pub fn gemini_answer(request: &Value) -> (Answer, u64) {
+    let parts_text = |parts: &Value| -> String {
+        parts
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|p| {
+                p.get("text")
+                    .and_then(Value::as_str)
+                    .map(str::to_string)
+                    .or_else(|| {
+                        p.pointer("/functionResponse/response/content")
+                            .and_then(Value::as_str)
+                            .map(str::to_string)
+                    })
+            })
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    let contents = request
+        .get("contents")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
+    let mut prompt = parts_text(
+        request
+            .pointer("/systemInstruction/parts")
+            .unwrap_or(&Value::Null),
+    );
+    for c in &contents {
+        prompt.push('\n');
+        prompt.push_str(&parts_text(c.get("parts").unwrap_or(&Value::Null)));
+    }
+    let last = contents
+        .last()
+        .and_then(|c| c.get("parts"))
+        .cloned()
+        .unwrap_or(Value::Null);
+    let response = last
+        .as_array()
+        .and_then(|parts| {
+            parts
+                .iter()
+                .find_map(|p| p.pointer("/functionResponse/response/content"))
+        })
+        .and_then(Value::as_str)
+        .map(str::to_string);
+    let first_tool = request
+        .pointer("/tools/0/functionDeclarations/0/name")
+        .and_then(Value::as_str);
+    let tools_off = request
+        .pointer("/toolConfig/functionCallingConfig/mode")
+        .and_then(Value::as_str)
+        == Some("NONE");
+    let answer = match (response, first_tool) {
+        (Some(result), _) => Answer::Text(format!("mock: tool said {result}")),
+        (None, Some(name)) if !tools_off => Answer::ToolCall {
+            name: name.to_string(),
+            arguments: "{}".into(),
+        },
+        (None, _) => Answer::Text(format!("mock: {}", parts_text(&last))),
+    };
+    (answer, tokens(&prompt))
+}
+
+/// Gemini answer chunks: the whole answer when `chunked` is false, else text split after
+/// each space, the last chunk carrying `finishReason` and `usageMetadata`.
+#[must_use]
+pub fn gemini_chunks(request: &Value, model: &str, chunked: bool) -> Vec<Value> {
+    let (answer, prompt) = gemini_answer(request);
+    let output = completion_tokens(&answer);
+    let pieces: Vec<Value> = match &answer {
+        Answer::Text(text) if chunked => text
+            .split_inclusive(' ')
+            .map(|t| json!({ "text": t }))
+            .collect(),
+        Answer::Text(text) => vec![json!({ "text": text })],
+        Answer::ToolCall { name, .. } => {
+            vec![json!({ "functionCall": { "name": name, "args": {} } })]
+        }
+    };
+    let count = pieces.len();
+    pieces
+        .into_iter()
+        .enumerate()
+        .map(|(i, part)| {
+            let mut chunk = json!({ "responseId": "gemini-mock", "modelVersion": model,
+                "candidates": [{ "index": 0, "content": { "role": "model", "parts": [part] } }] });
+            if i + 1 == count {
+                chunk["candidates"][0]["finishReason"] = json!("STOP");
+                chunk["usageMetadata"] = json!({ "promptTokenCount": prompt, "candidatesTokenCount": output, "totalTokenCount": prompt + output });
+            }
+            chunk
+        })
+        .collect()
+}
+
 /// The mock's answer to an Anthropic Messages request, read the Anthropic way (used by the
 /// test kit's mock server when it plays an Anthropic provider).
 #[must_use]

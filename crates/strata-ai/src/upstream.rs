@@ -66,6 +66,7 @@ impl Operation {
 fn endpoint(
     candidate: &Candidate,
     operation: Operation,
+    stream: bool,
 ) -> Result<(reqwest::Url, Option<(HeaderName, String)>), String> {
     let provider = &candidate.provider;
     let key = provider.api_key.as_ref().map(|k| k.expose());
@@ -111,6 +112,22 @@ fn endpoint(
                 key.map(|k| (HeaderName::from_static("api-key"), k.to_string())),
             )
         }
+        ProviderKind::Gemini if operation == Operation::Chat => {
+            let action = if stream {
+                "streamGenerateContent?alt=sse"
+            } else {
+                "generateContent"
+            };
+            let url = format!(
+                "{}/models/{}:{action}",
+                provider.base_url,
+                urlencode(&candidate.model)
+            );
+            (
+                parsed(url)?,
+                key.map(|k| (HeaderName::from_static("x-goog-api-key"), k.to_string())),
+            )
+        }
         ProviderKind::Gemini | ProviderKind::Mock => return Err(unsupported()),
     };
     Ok((url, auth))
@@ -131,9 +148,9 @@ fn urlencode(segment: &str) -> String {
 
 /// POSTs `body` to the candidate's provider for `operation`, with that provider's
 /// authentication, within its total timeout.
-pub async fn post(candidate: &Candidate, operation: Operation, body: Bytes) -> Reply {
+pub async fn post(candidate: &Candidate, operation: Operation, stream: bool, body: Bytes) -> Reply {
     let provider = &candidate.provider;
-    let (url, auth) = match endpoint(candidate, operation) {
+    let (url, auth) = match endpoint(candidate, operation, stream) {
         Ok(endpoint) => endpoint,
         Err(reason) => return Reply::Failed(reason),
     };

@@ -72,6 +72,7 @@ impl MockLlm {
             .route("/v1/chat/completions", post(chat))
             .route("/v1/messages", post(messages))
             .route("/v1/embeddings", post(embeddings))
+            .route("/v1beta/models/{model_action}", post(gemini))
             .route(
                 "/openai/deployments/{deployment}/chat/completions",
                 post(chat),
@@ -313,5 +314,45 @@ async fn embeddings(
     match strata_ai::mock::embeddings(&request, &model) {
         Ok(answer) => axum::Json(answer).into_response(),
         Err(e) => e.into_response(),
+    }
+}
+
+/// Gemini: `/v1beta/models/{model}:generateContent` and `:streamGenerateContent?alt=sse`.
+async fn gemini(
+    State(inner): State<Arc<Mutex<Inner>>>,
+    axum::extract::Path(model_action): axum::extract::Path<String>,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let Plan {
+        request,
+        cut_after,
+        delay,
+        wait,
+    } = match begin(&inner, &uri, headers, &body, false) {
+        Ok(plan) => plan,
+        Err(response) => return *response,
+    };
+    if let Some(wait) = wait {
+        tokio::time::sleep(wait).await;
+    }
+    let (model, action) = model_action.split_once(':').unwrap_or((&model_action, ""));
+    match action {
+        "generateContent" => {
+            let answer = strata_ai::mock::gemini_chunks(&request, model, false).remove(0);
+            axum::Json(answer).into_response()
+        }
+        "streamGenerateContent" => {
+            let events = strata_ai::mock::gemini_chunks(&request, model, true)
+                .into_iter()
+                .map(|c| Bytes::from(format!("data: {c}\r\n\r\n")))
+                .collect();
+            sse(events, cut_after, delay)
+        }
+        other => {
+            let error = json!({ "error": { "code": 404, "message": format!("unknown action {other}"), "status": "NOT_FOUND" } });
+            (StatusCode::NOT_FOUND, axum::Json(error)).into_response()
+        }
     }
 }

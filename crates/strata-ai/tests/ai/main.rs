@@ -5,6 +5,7 @@
 mod anthropic_upstreams;
 mod azure_embeddings;
 mod chat;
+mod gemini_upstreams;
 mod retries;
 mod routing;
 mod streaming;

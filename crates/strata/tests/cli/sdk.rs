@@ -11,7 +11,8 @@ async fn the_openai_sdk_works_unmodified() {
     let Some(python) = python_with_sdks("the_openai_sdk_works_unmodified") else {
         return;
     };
-    let (primary, backup, limited, claude) = (
+    let (primary, backup, limited, claude, gemini) = (
+        MockLlm::start().await,
         MockLlm::start().await,
         MockLlm::start().await,
         MockLlm::start().await,
@@ -26,13 +27,14 @@ async fn the_openai_sdk_works_unmodified() {
          \x20   - {{ name: primary, kind: openai, api_base: '{}', models: [gpt-primary], fallback: backup }}\n\
          \x20   - {{ name: backup, kind: openai, api_base: '{}', models: [gpt-backup, text-embed] }}\n\
          \x20   - {{ name: limited, kind: openai, api_base: '{}', models: [gpt-limited] }}\n\
-         \x20   - {{ name: claude, kind: anthropic, api_base: '{}', models: [claude-upstream] }}\n",
-        primary.base_url, backup.base_url, limited.base_url, claude.base_url
+         \x20   - {{ name: claude, kind: anthropic, api_base: '{}', models: [claude-upstream] }}\n\
+         \x20   - {{ name: gemini, api_base: '{}/v1beta', models: [gemini-upstream] }}\n",
+        primary.base_url, backup.base_url, limited.base_url, claude.base_url, gemini.root_url
     );
     let stack = Stack::start(&providers, &[], &[]).await;
     let url = format!("http://127.0.0.1:{}/v1", stack.ports.ai);
     let stdout = run_script(&python, "openai_sdk.py", &url, &stack).await;
-    for model in ["mock-1", "claude-upstream"] {
+    for model in ["mock-1", "claude-upstream", "gemini-upstream"] {
         for scenario in [
             "plain",
             "streaming",
@@ -97,18 +99,23 @@ async fn the_anthropic_sdk_works_unmodified_against_openai_upstreams() {
     else {
         return;
     };
-    let (upstream, claude) = (MockLlm::start().await, MockLlm::start().await);
+    let (upstream, claude, gemini) = (
+        MockLlm::start().await,
+        MockLlm::start().await,
+        MockLlm::start().await,
+    );
     let providers = format!(
         "ai:\n  providers:\n\
          \x20   - {{ name: mock, models: [mock-1] }}\n\
          \x20   - {{ name: upstream, kind: openai, api_base: '{}', models: [gpt-upstream] }}\n\
-         \x20   - {{ name: claude, kind: anthropic, api_base: '{}', models: [claude-upstream] }}\n",
-        upstream.base_url, claude.base_url
+         \x20   - {{ name: claude, kind: anthropic, api_base: '{}', models: [claude-upstream] }}\n\
+         \x20   - {{ name: gemini, api_base: '{}/v1beta', models: [gemini-upstream] }}\n",
+        upstream.base_url, claude.base_url, gemini.root_url
     );
     let stack = Stack::start(&providers, &[], &[]).await;
     let url = format!("http://127.0.0.1:{}", stack.ports.ai);
     let stdout = run_script(&python, "anthropic_sdk.py", &url, &stack).await;
-    for model in ["mock-1", "gpt-upstream", "claude-upstream"] {
+    for model in ["mock-1", "gpt-upstream", "claude-upstream", "gemini-upstream"] {
         for scenario in ["plain", "streaming", "tools", "streaming_tools"] {
             let line = format!("ok {scenario} {model}");
             assert!(
