@@ -5,13 +5,16 @@ configures the providers: `mock` (built-in, model mock-1), `claude` (an Anthropi
 server, model claude-upstream: OpenAI ingress translated to an Anthropic upstream), `primary`
 (answers 500 to its try and both retries, then falls back to `backup`, models gpt-backup and
 text-embed) and `limited` (always 429
-with Retry-After: 1), and `gemini` (a Gemini-format mock server, model gemini-upstream).
+with Retry-After: 1), `gemini` (a Gemini-format mock server, model gemini-upstream), `flaky` (429 with
+Retry-After: 1 once, then answers; model gpt-flaky) and `slow` (answers after 3 s, with a
+300 ms total timeout, falling back to `backup`; model gpt-slow).
 Scenarios that work with any model run against mock-1, claude-upstream and gemini-upstream.
 Prints `ok <scenario>` for each scenario that passed; any failure raises.
 """
 
 import json
 import os
+import time
 
 import urllib.error
 import urllib.request
@@ -173,6 +176,28 @@ def rate_limited():
     raise AssertionError("expected a RateLimitError")
 
 
+def retry_after_429():
+    started = time.monotonic()
+    raw = client.chat.completions.with_raw_response.create(
+        model="gpt-flaky", messages=[{"role": "user", "content": "again"}]
+    )
+    assert raw.headers["x-strata-provider"] == "flaky", dict(raw.headers)
+    assert raw.headers["x-strata-attempts"] == "2"
+    assert time.monotonic() - started >= 0.9, "waited for Retry-After: 1"
+    assert raw.parse().choices[0].message.content == "mock: again"
+    ok("retry_after_429")
+
+
+def timeout():
+    started = time.monotonic()
+    raw = client.chat.completions.with_raw_response.create(
+        model="gpt-slow", messages=[{"role": "user", "content": "hurry"}]
+    )
+    assert raw.headers["x-strata-provider"] == "backup", dict(raw.headers)
+    assert time.monotonic() - started < 3, "gave up on the slow provider"
+    ok("timeout")
+
+
 def unknown_model():
     try:
         client.chat.completions.create(model="nope", messages=[{"role": "user", "content": "x"}])
@@ -204,5 +229,5 @@ for model in ["mock-1", "claude-upstream", "gemini-upstream"]:
     responses_plain(model)
     responses_streaming(model)
     responses_tools(model)
-for scenario in [multipart_and_json_mode, embeddings, models, fallback, rate_limited, unknown_model, malformed_body]:
+for scenario in [multipart_and_json_mode, embeddings, models, fallback, retry_after_429, timeout, rate_limited, unknown_model, malformed_body]:
     scenario()

@@ -11,13 +11,17 @@ async fn the_openai_sdk_works_unmodified() {
     let Some(python) = python_with_sdks("the_openai_sdk_works_unmodified") else {
         return;
     };
-    let (primary, backup, limited, claude, gemini) = (
+    let (primary, backup, limited, claude, gemini, flaky, slow) = (
+        MockLlm::start().await,
+        MockLlm::start().await,
         MockLlm::start().await,
         MockLlm::start().await,
         MockLlm::start().await,
         MockLlm::start().await,
         MockLlm::start().await,
     );
+    flaky.script([Behavior::Status(429, Some(1))]);
+    slow.script((0..3).map(|_| Behavior::Delay(std::time::Duration::from_secs(3))));
     // Three 500s: the first try and both default retries fail, then `backup` serves.
     primary.script((0..3).map(|_| Behavior::Status(500, None)));
     limited.script((0..5).map(|_| Behavior::Status(429, Some(1))));
@@ -28,8 +32,16 @@ async fn the_openai_sdk_works_unmodified() {
          \x20   - {{ name: backup, kind: openai, api_base: '{}', models: [gpt-backup, text-embed] }}\n\
          \x20   - {{ name: limited, kind: openai, api_base: '{}', models: [gpt-limited] }}\n\
          \x20   - {{ name: claude, kind: anthropic, api_base: '{}', models: [claude-upstream] }}\n\
-         \x20   - {{ name: gemini, api_base: '{}/v1beta', models: [gemini-upstream] }}\n",
-        primary.base_url, backup.base_url, limited.base_url, claude.base_url, gemini.root_url
+         \x20   - {{ name: gemini, api_base: '{}/v1beta', models: [gemini-upstream] }}\n\
+         \x20   - {{ name: flaky, kind: openai, api_base: '{}', models: [gpt-flaky] }}\n\
+         \x20   - {{ name: slow, kind: openai, api_base: '{}', models: [gpt-slow], fallback: backup, timeouts: {{ total: 300ms }} }}\n",
+        primary.base_url,
+        backup.base_url,
+        limited.base_url,
+        claude.base_url,
+        gemini.root_url,
+        flaky.base_url,
+        slow.base_url
     );
     let stack = Stack::start(&providers, &[], &[]).await;
     let url = format!("http://127.0.0.1:{}/v1", stack.ports.ai);
@@ -62,6 +74,8 @@ async fn the_openai_sdk_works_unmodified() {
         "embeddings",
         "models",
         "fallback",
+        "retry_after_429",
+        "timeout",
         "rate_limited",
         "unknown_model",
         "malformed_body",
@@ -115,7 +129,12 @@ async fn the_anthropic_sdk_works_unmodified_against_openai_upstreams() {
     let stack = Stack::start(&providers, &[], &[]).await;
     let url = format!("http://127.0.0.1:{}", stack.ports.ai);
     let stdout = run_script(&python, "anthropic_sdk.py", &url, &stack).await;
-    for model in ["mock-1", "gpt-upstream", "claude-upstream", "gemini-upstream"] {
+    for model in [
+        "mock-1",
+        "gpt-upstream",
+        "claude-upstream",
+        "gemini-upstream",
+    ] {
         for scenario in ["plain", "streaming", "tools", "streaming_tools"] {
             let line = format!("ok {scenario} {model}");
             assert!(
