@@ -26,6 +26,34 @@ impl DataLines {
     }
 }
 
+/// A translator of one SSE stream into another, event by event. Implementing it gives a
+/// [`StreamConvert`](crate::convert::StreamConvert): bytes are split into `data:` payloads
+/// however they are cut on the wire, and the end of the upstream is reported once.
+pub trait EventTranslator: Send {
+    /// Where the unfinished line is kept.
+    fn lines(&mut self) -> &mut DataLines;
+    /// One `data:` payload.
+    fn on_data(&mut self, data: &[u8], out: &mut Vec<u8>);
+    /// The upstream ended; a stream that did not complete must end with an error event.
+    fn on_end(&mut self, out: &mut Vec<u8>);
+}
+
+impl<T: EventTranslator> crate::convert::StreamConvert for T {
+    fn push(&mut self, bytes: &[u8]) -> Vec<u8> {
+        let mut out = Vec::new();
+        let mut lines = std::mem::take(self.lines());
+        lines.feed(bytes, |data| self.on_data(data, &mut out));
+        *self.lines() = lines;
+        out
+    }
+
+    fn finish(&mut self) -> Vec<u8> {
+        let mut out = self.push(b"\n");
+        self.on_end(&mut out);
+        out
+    }
+}
+
 fn data_of(line: &[u8], on_data: &mut impl FnMut(&[u8])) {
     let line = line.strip_suffix(b"\r").unwrap_or(line);
     if let Some(data) = line.strip_prefix(b"data:") {

@@ -4,8 +4,7 @@
 use serde_json::{Value, json};
 
 use super::response::stop_reason;
-use crate::convert::StreamConvert;
-use crate::sse::DataLines;
+use crate::sse::{DataLines, EventTranslator};
 
 /// The content block being streamed.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -48,29 +47,6 @@ impl StreamTranslator {
             input_tokens: 0,
             output_tokens: 0,
         }
-    }
-
-    /// Takes upstream bytes; returns the Anthropic events they complete.
-    fn push_bytes(&mut self, bytes: &[u8]) -> Vec<u8> {
-        let mut out = Vec::new();
-        let mut lines = std::mem::take(&mut self.lines);
-        lines.feed(bytes, |data| {
-            self.on_data(&String::from_utf8_lossy(data), &mut out)
-        });
-        self.lines = lines;
-        out
-    }
-
-    /// The upstream ended. A stream that never completed ends with an error event.
-    fn finish_stream(&mut self) -> Vec<u8> {
-        let mut out = self.push_bytes(b"\n");
-        if !self.finished {
-            self.error(
-                &mut out,
-                "the upstream stream ended before the message was complete",
-            );
-        }
-        out
     }
 
     fn error(&mut self, out: &mut Vec<u8>, message: &str) {
@@ -128,7 +104,7 @@ impl StreamTranslator {
         );
     }
 
-    fn on_data(&mut self, data: &str, out: &mut Vec<u8>) {
+    fn on_event(&mut self, data: &str, out: &mut Vec<u8>) {
         if self.finished || data.is_empty() {
             return;
         }
@@ -219,12 +195,21 @@ impl StreamTranslator {
     }
 }
 
-impl StreamConvert for StreamTranslator {
-    fn push(&mut self, bytes: &[u8]) -> Vec<u8> {
-        self.push_bytes(bytes)
+impl EventTranslator for StreamTranslator {
+    fn lines(&mut self) -> &mut DataLines {
+        &mut self.lines
     }
 
-    fn finish(&mut self) -> Vec<u8> {
-        self.finish_stream()
+    fn on_data(&mut self, data: &[u8], out: &mut Vec<u8>) {
+        self.on_event(&String::from_utf8_lossy(data), out);
+    }
+
+    fn on_end(&mut self, out: &mut Vec<u8>) {
+        if !self.finished {
+            self.error(
+                out,
+                "the upstream stream ended before the message was complete",
+            );
+        }
     }
 }

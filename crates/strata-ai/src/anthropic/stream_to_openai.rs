@@ -5,8 +5,7 @@ use std::collections::HashMap;
 use serde_json::{Value, json};
 
 use super::upstream::{finish_reason, usage};
-use crate::convert::StreamConvert;
-use crate::sse::DataLines;
+use crate::sse::{DataLines, EventTranslator};
 
 /// Stateful translator of one stream.
 #[derive(Debug)]
@@ -56,7 +55,7 @@ impl StreamToOpenAi {
         self.finished = true;
     }
 
-    fn on_data(&mut self, data: &str, out: &mut Vec<u8>) {
+    fn on_event(&mut self, data: &str, out: &mut Vec<u8>) {
         if self.finished || data.is_empty() {
             return;
         }
@@ -149,25 +148,21 @@ fn merge(into: &mut Value, from: &Value) {
     }
 }
 
-impl StreamConvert for StreamToOpenAi {
-    fn push(&mut self, bytes: &[u8]) -> Vec<u8> {
-        let mut out = Vec::new();
-        let mut lines = std::mem::take(&mut self.lines);
-        lines.feed(bytes, |data| {
-            self.on_data(&String::from_utf8_lossy(data), &mut out)
-        });
-        self.lines = lines;
-        out
+impl EventTranslator for StreamToOpenAi {
+    fn lines(&mut self) -> &mut DataLines {
+        &mut self.lines
     }
 
-    fn finish(&mut self) -> Vec<u8> {
-        let mut out = self.push(b"\n");
+    fn on_data(&mut self, data: &[u8], out: &mut Vec<u8>) {
+        self.on_event(&String::from_utf8_lossy(data), out);
+    }
+
+    fn on_end(&mut self, out: &mut Vec<u8>) {
         if !self.finished {
             self.error(
-                &mut out,
+                out,
                 "the upstream stream ended before the message was complete",
             );
         }
-        out
     }
 }

@@ -42,22 +42,6 @@ fn content_blocks(content: &Value) -> Vec<Value> {
     }
 }
 
-/// Appends blocks to the last message when it has the same role (tool results arrive as
-/// separate OpenAI messages but belong in one Anthropic user turn).
-fn push(messages: &mut Vec<Value>, role: &str, blocks: Vec<Value>) {
-    if blocks.is_empty() {
-        return;
-    }
-    if let Some(last) = messages.last_mut()
-        && last["role"] == role
-        && let Some(existing) = last["content"].as_array_mut()
-    {
-        existing.extend(blocks);
-        return;
-    }
-    messages.push(json!({ "role": role, "content": blocks }));
-}
-
 /// Translates an OpenAI chat completions request into an Anthropic Messages request.
 pub fn request_from_openai(openai: &Value) -> Result<Value, AiError> {
     let mut system = Vec::new();
@@ -90,18 +74,21 @@ pub fn request_from_openai(openai: &Value) -> Result<Value, AiError> {
                         "input": serde_json::from_str::<Value>(arguments).unwrap_or_else(|_| json!({})),
                     }));
                 }
-                push(&mut messages, "assistant", blocks);
+                content::push_merged(&mut messages, "assistant", "content", blocks);
             }
-            Some("tool") => push(
+            Some("tool") => content::push_merged(
                 &mut messages,
                 "user",
+                "content",
                 vec![json!({
                     "type": "tool_result",
                     "tool_use_id": m.get("tool_call_id").cloned().unwrap_or_default(),
                     "content": content::text(content, "\n"),
                 })],
             ),
-            Some("user") => push(&mut messages, "user", content_blocks(content)),
+            Some("user") => {
+                content::push_merged(&mut messages, "user", "content", content_blocks(content))
+            }
             other => {
                 return Err(AiError::BadRequest(format!(
                     "message role {other:?} is not supported"

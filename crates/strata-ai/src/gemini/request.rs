@@ -36,21 +36,6 @@ fn parts(content: &Value) -> Vec<Value> {
     }
 }
 
-/// Appends parts to the last content when it has the same role.
-fn push(contents: &mut Vec<Value>, role: &str, parts: Vec<Value>) {
-    if parts.is_empty() {
-        return;
-    }
-    if let Some(last) = contents.last_mut()
-        && last["role"] == role
-        && let Some(existing) = last["parts"].as_array_mut()
-    {
-        existing.extend(parts);
-        return;
-    }
-    contents.push(json!({ "role": role, "parts": parts }));
-}
-
 /// JSON Schema keywords Gemini's `parameters` rejects.
 fn gemini_schema(schema: &Value) -> Value {
     match schema {
@@ -87,7 +72,7 @@ pub fn from_openai(openai: &Value) -> Result<Value, AiError> {
             Some("system" | "developer") => {
                 system.push(json!({ "text": content::text(content, "\n") }))
             }
-            Some("user") => push(&mut contents, "user", parts(content)),
+            Some("user") => content::push_merged(&mut contents, "user", "parts", parts(content)),
             Some("assistant") => {
                 let mut out = parts(content);
                 for call in m
@@ -109,7 +94,7 @@ pub fn from_openai(openai: &Value) -> Result<Value, AiError> {
                     out.push(json!({ "functionCall": { "name": name,
                         "args": serde_json::from_str::<Value>(args).unwrap_or_else(|_| json!({})) } }));
                 }
-                push(&mut contents, "model", out);
+                content::push_merged(&mut contents, "model", "parts", out);
             }
             Some("tool") => {
                 let id = m
@@ -117,9 +102,10 @@ pub fn from_openai(openai: &Value) -> Result<Value, AiError> {
                     .and_then(Value::as_str)
                     .unwrap_or_default();
                 let name = names.get(id).cloned().unwrap_or_else(|| id.to_string());
-                push(
+                content::push_merged(
                     &mut contents,
                     "user",
+                    "parts",
                     vec![json!({ "functionResponse": { "name": name,
                     "response": { "content": content::text(content, "\n") } } })],
                 );

@@ -4,8 +4,7 @@
 use serde_json::{Value, json};
 
 use super::response::{finish_reason, split_parts, usage};
-use crate::convert::StreamConvert;
-use crate::sse::DataLines;
+use crate::sse::{DataLines, EventTranslator};
 
 /// Stateful translator of one stream.
 #[derive(Debug)]
@@ -59,7 +58,7 @@ impl StreamToOpenAi {
         self.failed = true;
     }
 
-    fn on_data(&mut self, data: &[u8], out: &mut Vec<u8>) {
+    fn on_event(&mut self, data: &[u8], out: &mut Vec<u8>) {
         if self.failed || data.is_empty() {
             return;
         }
@@ -107,26 +106,26 @@ impl StreamToOpenAi {
     }
 }
 
-impl StreamConvert for StreamToOpenAi {
-    fn push(&mut self, bytes: &[u8]) -> Vec<u8> {
-        let mut out = Vec::new();
-        let mut lines = std::mem::take(&mut self.lines);
-        lines.feed(bytes, |data| self.on_data(data, &mut out));
-        self.lines = lines;
-        out
+impl EventTranslator for StreamToOpenAi {
+    fn lines(&mut self) -> &mut DataLines {
+        &mut self.lines
     }
 
-    fn finish(&mut self) -> Vec<u8> {
-        let mut out = self.push(b"\n");
+    fn on_data(&mut self, data: &[u8], out: &mut Vec<u8>) {
+        self.on_event(data, out);
+    }
+
+    /// A Gemini stream has no end marker: it is complete if a chunk carried a finish reason.
+    fn on_end(&mut self, out: &mut Vec<u8>) {
         if self.failed {
-            return out;
+            return;
         }
         if !self.finished {
             self.fail(
-                &mut out,
+                out,
                 "the upstream stream ended before the answer was complete",
             );
-            return out;
+            return;
         }
         if self.include_usage {
             let chunk = json!({ "id": self.id, "object": "chat.completion.chunk", "created": self.created,
@@ -134,6 +133,5 @@ impl StreamConvert for StreamToOpenAi {
             out.extend_from_slice(format!("data: {chunk}\n\n").as_bytes());
         }
         out.extend_from_slice(b"data: [DONE]\n\n");
-        out
     }
 }

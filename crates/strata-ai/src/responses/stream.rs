@@ -6,8 +6,7 @@ use std::collections::BTreeMap;
 use serde_json::{Value, json};
 
 use super::response::{call_item, envelope, message_item, usage};
-use crate::convert::StreamConvert;
-use crate::sse::DataLines;
+use crate::sse::{DataLines, EventTranslator};
 
 #[derive(Debug)]
 struct Text {
@@ -213,7 +212,7 @@ impl ChatToResponses {
         );
     }
 
-    fn on_data(&mut self, data: &str, out: &mut Vec<u8>) {
+    fn on_event(&mut self, data: &str, out: &mut Vec<u8>) {
         if self.finished || data.is_empty() {
             return;
         }
@@ -278,25 +277,21 @@ impl ChatToResponses {
     }
 }
 
-impl StreamConvert for ChatToResponses {
-    fn push(&mut self, bytes: &[u8]) -> Vec<u8> {
-        let mut out = Vec::new();
-        let mut lines = std::mem::take(&mut self.lines);
-        lines.feed(bytes, |data| {
-            self.on_data(&String::from_utf8_lossy(data), &mut out)
-        });
-        self.lines = lines;
-        out
+impl EventTranslator for ChatToResponses {
+    fn lines(&mut self) -> &mut DataLines {
+        &mut self.lines
     }
 
-    fn finish(&mut self) -> Vec<u8> {
-        let mut out = self.push(b"\n");
+    fn on_data(&mut self, data: &[u8], out: &mut Vec<u8>) {
+        self.on_event(&String::from_utf8_lossy(data), out);
+    }
+
+    fn on_end(&mut self, out: &mut Vec<u8>) {
         if !self.finished {
             self.fail(
-                &mut out,
+                out,
                 "the upstream stream ended before the response was complete",
             );
         }
-        out
     }
 }
