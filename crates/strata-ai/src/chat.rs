@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use axum::body::Bytes;
 use axum::extract::State;
+use axum::extract::rejection::BytesRejection;
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 
@@ -23,6 +24,33 @@ struct Peek<'a> {
     stream: bool,
 }
 
+/// Largest request body the ai layer reads (images travel inline as base64).
+pub const MAX_REQUEST_BYTES: usize = 64 * 1024 * 1024;
+
+/// The body, or the error of an unreadable or too large one.
+pub fn body(body: Result<Bytes, BytesRejection>) -> Result<Bytes, AiError> {
+    body.map_err(|rejection| {
+        if rejection.status() == http::StatusCode::PAYLOAD_TOO_LARGE {
+            AiError::TooLarge(MAX_REQUEST_BYTES)
+        } else {
+            AiError::BadRequest(format!(
+                "the request body could not be read: {}",
+                rejection.body_text()
+            ))
+        }
+    })
+}
+
+/// The body and its routing fields (model, stream).
+pub fn read(
+    received: Result<Bytes, BytesRejection>,
+    missing_model: &str,
+) -> Result<(Bytes, String, bool), AiError> {
+    let body = body(received)?;
+    let (model, stream) = peek(&body, missing_model)?;
+    Ok((body, model, stream))
+}
+
 /// Reads the routing fields of a JSON body. `missing_model` words the error of the API.
 pub fn peek(body: &[u8], missing_model: &str) -> Result<(String, bool), AiError> {
     let peek: Peek<'_> = serde_json::from_slice(body)
@@ -34,9 +62,12 @@ pub fn peek(body: &[u8], missing_model: &str) -> Result<(String, bool), AiError>
 }
 
 /// The handler.
-pub async fn completions(State(gateway): State<Arc<Gateway>>, body: Bytes) -> Response {
-    let routed = match peek(&body, "you must provide a model parameter") {
-        Ok((model, stream)) => {
+pub async fn completions(
+    State(gateway): State<Arc<Gateway>>,
+    received: Result<Bytes, BytesRejection>,
+) -> Response {
+    let routed = match read(received, "you must provide a model parameter") {
+        Ok((body, model, stream)) => {
             let call = Call {
                 operation: Operation::Chat,
                 format: Format::OpenAi,

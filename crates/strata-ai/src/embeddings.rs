@@ -5,18 +5,22 @@ use std::sync::Arc;
 
 use axum::body::Bytes;
 use axum::extract::State;
+use axum::extract::rejection::BytesRejection;
 use axum::response::{IntoResponse, Response};
 
 use crate::Gateway;
-use crate::chat::peek;
+use crate::chat::read;
 use crate::convert::Format;
 use crate::dispatch::{Call, dispatch};
 use crate::upstream::Operation;
 
 /// The handler.
-pub async fn create(State(gateway): State<Arc<Gateway>>, body: Bytes) -> Response {
-    let routed = match peek(&body, "you must provide a model parameter") {
-        Ok((model, _)) => {
+pub async fn create(
+    State(gateway): State<Arc<Gateway>>,
+    received: Result<Bytes, BytesRejection>,
+) -> Response {
+    let routed = match read(received, "you must provide a model parameter") {
+        Ok((body, model, _)) => {
             let call = Call {
                 operation: Operation::Embeddings,
                 format: Format::OpenAi,

@@ -13,6 +13,9 @@ pub enum AiError {
     /// The body is not what the API takes.
     #[error("{0}")]
     BadRequest(String),
+    /// The body is larger than the gateway accepts.
+    #[error("the request body is larger than {0} bytes")]
+    TooLarge(usize),
     /// No configured provider serves the model.
     #[error("the model `{0}` does not exist or is not served by this gateway")]
     ModelNotFound(String),
@@ -30,6 +33,7 @@ impl AiError {
         match self {
             AiError::UnknownPath(_) | AiError::ModelNotFound(_) => StatusCode::NOT_FOUND,
             AiError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            AiError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             AiError::Upstream { .. } => StatusCode::BAD_GATEWAY,
         }
     }
@@ -39,6 +43,7 @@ impl AiError {
         match self {
             AiError::UnknownPath(_) => ("invalid_request_error", Some("not_found")),
             AiError::BadRequest(_) => ("invalid_request_error", None),
+            AiError::TooLarge(_) => ("invalid_request_error", Some("request_too_large")),
             AiError::ModelNotFound(_) => ("invalid_request_error", Some("model_not_found")),
             AiError::Upstream { .. } => ("api_error", Some("upstream_unavailable")),
         }
@@ -50,6 +55,7 @@ impl AiError {
         match self {
             AiError::UnknownPath(_) => "not_found",
             AiError::BadRequest(_) => "invalid_request",
+            AiError::TooLarge(_) => "request_too_large",
             AiError::ModelNotFound(_) => "model_not_found",
             AiError::Upstream { .. } => "upstream_unavailable",
         }

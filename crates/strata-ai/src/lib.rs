@@ -106,6 +106,9 @@ pub fn build(config: &Config, deps: &Deps) -> Result<Router, AiError> {
         .route("/embeddings", post(embeddings::create))
         .route("/v1/models", get(models::list))
         .route("/models", get(models::list))
+        .layer(axum::extract::DefaultBodyLimit::max(
+            chat::MAX_REQUEST_BYTES,
+        ))
         .fallback(|method: http::Method, uri: http::Uri| async move {
             AiError::UnknownPath(format!("{method} {}", uri.path()))
         })

@@ -13,6 +13,7 @@ use std::sync::Arc;
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::State;
+use axum::extract::rejection::BytesRejection;
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
@@ -32,9 +33,12 @@ pub fn request_to_openai(body: &Value) -> Result<Value, AiError> {
 }
 
 /// `POST /v1/messages`.
-pub async fn messages(State(gateway): State<Arc<Gateway>>, body: Bytes) -> Response {
-    let routed = match chat::peek(&body, "model: Field required") {
-        Ok((model, stream)) => {
+pub async fn messages(
+    State(gateway): State<Arc<Gateway>>,
+    received: Result<Bytes, BytesRejection>,
+) -> Response {
+    let routed = match chat::read(received, "model: Field required") {
+        Ok((body, model, stream)) => {
             let call = Call {
                 operation: Operation::Chat,
                 format: Format::Anthropic,
@@ -50,9 +54,13 @@ pub async fn messages(State(gateway): State<Arc<Gateway>>, body: Bytes) -> Respo
 }
 
 /// `POST /v1/messages/count_tokens`: an estimate of the input tokens (see `tokens`).
-pub async fn count_tokens(body: Bytes) -> Response {
-    let counted = serde_json::from_slice::<Value>(&body)
-        .map_err(|e| AiError::BadRequest(format!("the request body is not valid JSON: {e}")))
+pub async fn count_tokens(received: Result<Bytes, BytesRejection>) -> Response {
+    let counted = chat::body(received)
+        .and_then(|body| {
+            serde_json::from_slice::<Value>(&body).map_err(|e| {
+                AiError::BadRequest(format!("the request body is not valid JSON: {e}"))
+            })
+        })
         .and_then(|mut request| {
             if request.get("max_tokens").is_none() {
                 request["max_tokens"] = json!(1);

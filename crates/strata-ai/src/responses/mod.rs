@@ -10,6 +10,7 @@ use std::sync::Arc;
 
 use axum::body::Bytes;
 use axum::extract::State;
+use axum::extract::rejection::BytesRejection;
 use axum::response::{IntoResponse, Response};
 
 pub use request::to_chat;
@@ -17,15 +18,18 @@ pub use response::from_chat;
 pub use stream::ChatToResponses;
 
 use crate::Gateway;
-use crate::chat::peek;
+use crate::chat::read;
 use crate::convert::Format;
 use crate::dispatch::{Call, dispatch};
 use crate::upstream::Operation;
 
 /// `POST /v1/responses`.
-pub async fn create(State(gateway): State<Arc<Gateway>>, body: Bytes) -> Response {
-    let routed = match peek(&body, "you must provide a model parameter") {
-        Ok((model, stream)) => {
+pub async fn create(
+    State(gateway): State<Arc<Gateway>>,
+    received: Result<Bytes, BytesRejection>,
+) -> Response {
+    let routed = match read(received, "you must provide a model parameter") {
+        Ok((body, model, stream)) => {
             let call = Call {
                 operation: Operation::Chat,
                 format: Format::Responses,

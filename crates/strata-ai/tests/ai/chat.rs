@@ -130,3 +130,27 @@ async fn models_are_listed_once_by_priority() {
     let s = |a: &str, b: &str| (a.to_string(), b.to_string());
     assert_eq!(ids, [s("b", "second"), s("c", "second"), s("a", "mock")]);
 }
+
+#[tokio::test]
+async fn a_body_over_the_limit_gets_413_in_each_apis_shape() {
+    let app = gateway(MOCK);
+    let huge = format!(
+        r#"{{"model":"mock-1","messages":[{{"role":"user","content":"{}"}}]}}"#,
+        "x".repeat(64 * 1024 * 1024)
+    );
+    for (path, openai_shape) in [("/v1/chat/completions", true), ("/v1/messages", false)] {
+        let request = Request::post(path)
+            .header("content-type", "application/json")
+            .header("content-length", huge.len())
+            .body(Body::from(huge.clone()))
+            .unwrap();
+        let (status, _, body) = send(&app, request).await;
+        assert_eq!(status, 413, "{path}");
+        let body = json(&body);
+        if openai_shape {
+            assert_eq!(body["error"]["code"], "request_too_large");
+        } else {
+            assert_eq!(body["error"]["type"], "request_too_large");
+        }
+    }
+}
