@@ -113,3 +113,35 @@ async fn edits_are_applied_invalid_edits_are_rejected_and_sighup_reloads() {
     );
     assert!(metrics(&stack).await.contains("strata_config_generation 3"));
 }
+
+#[tokio::test]
+async fn a_reload_changes_what_the_ai_layer_serves() {
+    let one = "ai:\n  providers:\n    - { name: mock, models: [model-one] }\n";
+    let stack = Stack::start(one, &[], &[]).await;
+    let chat = |model: &str| {
+        let url = format!("http://127.0.0.1:{}/v1/chat/completions", stack.ports.ai);
+        let body =
+            serde_json::json!({ "model": model, "messages": [{ "role": "user", "content": "x" }] });
+        async move {
+            reqwest::Client::new()
+                .post(url)
+                .json(&body)
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        }
+    };
+    assert_eq!(chat("model-one").await, 200);
+    assert_eq!(chat("model-two").await, 404);
+
+    stack.write_config("ai:\n  providers:\n    - { name: mock, models: [model-two] }\n");
+    eventually(
+        Duration::from_secs(10),
+        "model-two to be served",
+        || async { (chat("model-two").await == 200).then_some(()) },
+    )
+    .await;
+    assert_eq!(chat("model-one").await, 404);
+}
