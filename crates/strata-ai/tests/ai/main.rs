@@ -6,6 +6,7 @@ mod anthropic_upstreams;
 mod azure_embeddings;
 mod chat;
 mod gemini_upstreams;
+mod golden_pairs;
 mod retries;
 mod routing;
 mod streaming;
