@@ -79,7 +79,13 @@ impl Telemetry {
 
         let provider = tracer_provider(options.otlp.as_ref())?;
         opentelemetry::global::set_text_map_propagator(TraceContextPropagator::new());
-        let otel = tracing_opentelemetry::layer().with_tracer(provider.tracer("strata"));
+        // Busy/idle time, thread and source-location attributes cost a bookkeeping step on
+        // every poll of every instrumented future; traces do not need them.
+        let otel = tracing_opentelemetry::layer()
+            .with_tracked_inactivity(false)
+            .with_threads(false)
+            .with_location(false)
+            .with_tracer(provider.tracer("strata"));
 
         let registry = tracing_subscriber::registry().with(filter).with(otel);
         let result = match options.format {
