@@ -145,3 +145,30 @@ async fn a_reload_changes_what_the_ai_layer_serves() {
     .await;
     assert_eq!(chat("model-one").await, 404);
 }
+
+#[tokio::test]
+async fn a_save_by_rename_is_seen_too() {
+    // Editors (and Kubernetes ConfigMaps) replace the file instead of writing into it.
+    let env = [("STRATA_TEST_ADMIN_KEY", "adm-secret-1")];
+    let stack = Stack::start(&providers("alpha"), &[], &env).await;
+    let replacement = stack.dir.path().join(".strata.yaml.swp");
+    std::fs::write(
+        &replacement,
+        format!(
+            "{}{}",
+            stack.ports.base_yaml(stack.dir.path()),
+            providers("renamed")
+        ),
+    )
+    .unwrap();
+    std::fs::rename(&replacement, &stack.config).unwrap();
+    let body = eventually(Duration::from_secs(10), "the renamed-in config", || async {
+        let body = effective_config(&stack).await;
+        (body["generation"] == 2).then_some(body)
+    })
+    .await;
+    assert_eq!(
+        body["config"]["ai"]["providers"][0]["models"],
+        serde_json::json!(["renamed"])
+    );
+}
