@@ -7,6 +7,7 @@ use std::sync::Arc;
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::extract::rejection::BytesRejection;
+use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 
@@ -64,9 +65,13 @@ pub fn peek(body: &[u8], missing_model: &str) -> Result<(String, bool), AiError>
 /// The handler.
 pub async fn completions(
     State(gateway): State<Arc<Gateway>>,
+    headers: HeaderMap,
     received: Result<Bytes, BytesRejection>,
 ) -> Response {
-    let routed = match read(received, "you must provide a model parameter") {
+    let routed = match gateway
+        .authenticate(&headers)
+        .and_then(|_| read(received, "you must provide a model parameter"))
+    {
         Ok((body, model, stream)) => {
             let call = Call {
                 operation: Operation::Chat,

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::extract::rejection::BytesRejection;
+use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 
 use crate::Gateway;
@@ -17,9 +18,13 @@ use crate::upstream::Operation;
 /// The handler.
 pub async fn create(
     State(gateway): State<Arc<Gateway>>,
+    headers: HeaderMap,
     received: Result<Bytes, BytesRejection>,
 ) -> Response {
-    let routed = match read(received, "you must provide a model parameter") {
+    let routed = match gateway
+        .authenticate(&headers)
+        .and_then(|_| read(received, "you must provide a model parameter"))
+    {
         Ok((body, model, _)) => {
             let call = Call {
                 operation: Operation::Embeddings,

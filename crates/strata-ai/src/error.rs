@@ -13,6 +13,11 @@ pub enum AiError {
     /// The body is not what the API takes.
     #[error("{0}")]
     BadRequest(String),
+    /// No key, or not one of ours.
+    #[error(
+        "invalid API key: send a key of this gateway as `Authorization: Bearer <key>` or `x-api-key: <key>`"
+    )]
+    Unauthorized,
     /// The body is larger than the gateway accepts.
     #[error("the request body is larger than {0} bytes")]
     TooLarge(usize),
@@ -33,6 +38,7 @@ impl AiError {
         match self {
             AiError::UnknownPath(_) | AiError::ModelNotFound(_) => StatusCode::NOT_FOUND,
             AiError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            AiError::Unauthorized => StatusCode::UNAUTHORIZED,
             AiError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             AiError::Upstream { .. } => StatusCode::BAD_GATEWAY,
         }
@@ -43,6 +49,7 @@ impl AiError {
         match self {
             AiError::UnknownPath(_) => ("invalid_request_error", Some("not_found")),
             AiError::BadRequest(_) => ("invalid_request_error", None),
+            AiError::Unauthorized => ("invalid_request_error", Some("invalid_api_key")),
             AiError::TooLarge(_) => ("invalid_request_error", Some("request_too_large")),
             AiError::ModelNotFound(_) => ("invalid_request_error", Some("model_not_found")),
             AiError::Upstream { .. } => ("api_error", Some("upstream_unavailable")),
@@ -55,6 +62,7 @@ impl AiError {
         match self {
             AiError::UnknownPath(_) => "not_found",
             AiError::BadRequest(_) => "invalid_request",
+            AiError::Unauthorized => "unauthorized",
             AiError::TooLarge(_) => "request_too_large",
             AiError::ModelNotFound(_) => "model_not_found",
             AiError::Upstream { .. } => "upstream_unavailable",

@@ -67,9 +67,26 @@ pub struct Gateway {
     pub retry: strata_config::Retry,
     pub breakers: resilience::Breakers,
     pub metrics: strata_telemetry::Metrics,
+    /// The configured API keys; none means the layer is open.
+    pub keys: strata_policy::ApiKeys,
 }
 
 impl Gateway {
+    /// The first step of every request: who is calling. With no keys configured the layer
+    /// is open (`None`); otherwise the request must present one of them.
+    pub fn authenticate(
+        &self,
+        headers: &http::HeaderMap,
+    ) -> Result<Option<&strata_policy::KeyIdentity>, AiError> {
+        if !self.keys.enabled() {
+            return Ok(None);
+        }
+        strata_policy::presented_key(headers)
+            .and_then(|key| self.keys.verify(key))
+            .map(Some)
+            .ok_or(AiError::Unauthorized)
+    }
+
     /// The attempts for a model name: a route's targets in its strategy's order, or the
     /// providers serving the name with their fallbacks.
     #[must_use]
@@ -94,6 +111,7 @@ pub fn build(config: &Config, deps: &Deps) -> Result<Router, AiError> {
         retry: config.ai.retry.clone(),
         breakers: resilience::Breakers::new(config.ai.circuit_breaker.clone()),
         metrics: deps.metrics.clone(),
+        keys: strata_policy::ApiKeys::new(&config.auth.keys),
     });
     Ok(Router::new()
         .route("/v1/chat/completions", post(chat::completions))

@@ -4,12 +4,17 @@ use std::sync::Arc;
 
 use axum::Json;
 use axum::extract::State;
+use axum::http::HeaderMap;
+use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
 use crate::Gateway;
 
 /// The handler: each model once, owned by the highest-priority provider serving it.
-pub async fn list(State(gateway): State<Arc<Gateway>>) -> Json<Value> {
+pub async fn list(State(gateway): State<Arc<Gateway>>, headers: HeaderMap) -> Response {
+    if let Err(e) = gateway.authenticate(&headers) {
+        return e.into_response();
+    }
     let mut seen = std::collections::HashSet::new();
     let data: Vec<Value> = gateway
         .providers
@@ -28,5 +33,5 @@ pub async fn list(State(gateway): State<Arc<Gateway>>) -> Json<Value> {
             );
         }
     }
-    Json(json!({ "object": "list", "data": data }))
+    Json(json!({ "object": "list", "data": data })).into_response()
 }

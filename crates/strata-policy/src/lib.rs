@@ -1,6 +1,7 @@
-//! Policy shared by every layer: authentication (API keys stored hashed, JWT/JWKS, OAuth
-//! resource-server metadata), roles and permissions, rate limits and budgets, guardrails.
-//!
-//! The crate exists so the dependency direction is fixed from the start
-//! (core ← config ← policy ← layers); its contents arrive with the governance and MCP
-//! security issues.
+//! Policy shared by every layer: authentication (API keys stored hashed, later JWT/JWKS and
+//! OAuth resource-server metadata), roles and permissions, rate limits and budgets,
+//! guardrails. For now: API keys from the config, checked in constant time per key digest.
+
+mod keys;
+
+pub use keys::{ApiKeys, KeyIdentity, presented_key};

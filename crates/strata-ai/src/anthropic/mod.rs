@@ -14,6 +14,7 @@ use axum::Json;
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::extract::rejection::BytesRejection;
+use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
@@ -35,9 +36,13 @@ pub fn request_to_openai(body: &Value) -> Result<Value, AiError> {
 /// `POST /v1/messages`.
 pub async fn messages(
     State(gateway): State<Arc<Gateway>>,
+    headers: HeaderMap,
     received: Result<Bytes, BytesRejection>,
 ) -> Response {
-    let routed = match chat::read(received, "model: Field required") {
+    let routed = match gateway
+        .authenticate(&headers)
+        .and_then(|_| chat::read(received, "model: Field required"))
+    {
         Ok((body, model, stream)) => {
             let call = Call {
                 operation: Operation::Chat,
@@ -54,8 +59,14 @@ pub async fn messages(
 }
 
 /// `POST /v1/messages/count_tokens`: an estimate of the input tokens (see `tokens`).
-pub async fn count_tokens(received: Result<Bytes, BytesRejection>) -> Response {
-    let counted = chat::body(received)
+pub async fn count_tokens(
+    State(gateway): State<Arc<Gateway>>,
+    headers: HeaderMap,
+    received: Result<Bytes, BytesRejection>,
+) -> Response {
+    let counted = gateway
+        .authenticate(&headers)
+        .and_then(|_| chat::body(received))
         .and_then(|body| {
             serde_json::from_slice::<Value>(&body).map_err(|e| {
                 AiError::BadRequest(format!("the request body is not valid JSON: {e}"))

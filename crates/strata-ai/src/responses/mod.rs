@@ -11,6 +11,7 @@ use std::sync::Arc;
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::extract::rejection::BytesRejection;
+use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 
 pub use request::to_chat;
@@ -26,9 +27,13 @@ use crate::upstream::Operation;
 /// `POST /v1/responses`.
 pub async fn create(
     State(gateway): State<Arc<Gateway>>,
+    headers: HeaderMap,
     received: Result<Bytes, BytesRejection>,
 ) -> Response {
-    let routed = match read(received, "you must provide a model parameter") {
+    let routed = match gateway
+        .authenticate(&headers)
+        .and_then(|_| read(received, "you must provide a model parameter"))
+    {
         Ok((body, model, stream)) => {
             let call = Call {
                 operation: Operation::Chat,

@@ -3,6 +3,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod anthropic_upstreams;
+mod auth;
 mod azure_embeddings;
 mod chat;
 mod gemini_upstreams;

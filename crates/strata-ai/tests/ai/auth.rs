@@ -1,0 +1,84 @@
+//! API keys on the ai layer: off when none are configured, otherwise every request needs one.
+
+use axum::body::Body;
+use axum::http::Request;
+use serde_json::json;
+use strata_core::Secret;
+
+use crate::{gateway, json, send};
+
+fn yaml() -> String {
+    let hashed = Secret::new("sk-hashed").sha256_hex();
+    format!(
+        "auth:\n  keys:\n    - {{ name: team-a, key: sk-team-a }}\n    - {{ name: team-b, key: 'sha256:{hashed}' }}\nai:\n  providers:\n    - {{ name: mock, models: [m] }}\n"
+    )
+}
+
+fn request(path: &str, header: Option<(&str, &str)>) -> Request<Body> {
+    let body =
+        json!({ "model": "m", "max_tokens": 5, "messages": [{ "role": "user", "content": "hi" }] });
+    let mut builder = Request::post(path).header("content-type", "application/json");
+    if let Some((name, value)) = header {
+        builder = builder.header(name, value);
+    }
+    builder.body(Body::from(body.to_string())).unwrap()
+}
+
+#[tokio::test]
+async fn requests_need_a_configured_key_when_keys_exist() {
+    let app = gateway(&yaml());
+    for (header, ok) in [
+        (None, false),
+        (Some(("authorization", "Bearer sk-wrong")), false),
+        (Some(("authorization", "Bearer sk-team-a")), true),
+        (Some(("x-api-key", "sk-team-a")), true),
+        (Some(("authorization", "Bearer sk-hashed")), true),
+        (
+            Some((
+                "authorization",
+                &format!("Bearer {}", Secret::new("sk-hashed").sha256_hex()),
+            )),
+            false,
+        ),
+    ] {
+        let (status, _, body) = send(&app, request("/v1/chat/completions", header)).await;
+        if ok {
+            assert_eq!(status, 200, "{header:?}");
+        } else {
+            assert_eq!(status, 401, "{header:?}");
+            assert_eq!(json(&body)["error"]["code"], "invalid_api_key");
+        }
+    }
+}
+
+#[tokio::test]
+async fn each_api_answers_401_in_its_own_shape() {
+    let app = gateway(&yaml());
+    let (status, _, body) = send(&app, request("/v1/messages", Some(("x-api-key", "nope")))).await;
+    assert_eq!(status, 401);
+    assert_eq!(json(&body)["error"]["type"], "authentication_error");
+    let (status, _, _) = send(
+        &app,
+        request("/v1/messages", Some(("x-api-key", "sk-team-a"))),
+    )
+    .await;
+    assert_eq!(status, 200);
+    for path in [
+        "/v1/responses",
+        "/v1/embeddings",
+        "/v1/messages/count_tokens",
+    ] {
+        let (status, _, _) = send(&app, request(path, None)).await;
+        assert_eq!(status, 401, "{path}");
+    }
+    let models = Request::get("/v1/models").body(Body::empty()).unwrap();
+    let (status, _, _) = send(&app, models).await;
+    assert_eq!(status, 401);
+}
+
+#[tokio::test]
+async fn without_keys_the_layer_is_open() {
+    let app = gateway("ai:\n  providers:\n    - { name: mock, models: [m] }\n");
+    let (status, _, _) = send(&app, request("/v1/chat/completions", None)).await;
+    assert_eq!(status, 200);
+}
