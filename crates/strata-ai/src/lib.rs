@@ -1,19 +1,19 @@
 //! The model gateway: OpenAI- and Anthropic-compatible APIs in front of LLM providers.
 //!
-//! The request path reads top to bottom in `chat.rs`: peek at the routing fields, list the
-//! candidate providers (priority, then fallback chains), call each until one answers, stream
-//! the answer back. Authentication, limits, guardrails and accounting join that path with the
-//! governance work.
+//! The request path reads top to bottom in `ingress.rs` then `dispatch.rs`: authenticate,
+//! peek at the routing fields, list the candidates (a route's strategy, or providers by
+//! priority with their fallback chains), call each until one answers (translating when the
+//! client's and the provider's APIs differ), stream the answer back while accounting watches
+//! it. Authorization, limits, budgets and guardrails join that path with the governance work.
 
 mod accounting;
 mod anthropic;
-mod chat;
 mod content;
 mod convert;
 mod dispatch;
-mod embeddings;
 mod error;
 mod gemini;
+mod ingress;
 pub mod mock;
 mod models;
 mod provider;
@@ -114,18 +114,18 @@ pub fn build(config: &Config, deps: &Deps) -> Result<Router, AiError> {
         keys: strata_policy::ApiKeys::new(&config.auth.keys),
     });
     Ok(Router::new()
-        .route("/v1/chat/completions", post(chat::completions))
-        .route("/chat/completions", post(chat::completions))
-        .route("/v1/messages", post(anthropic::messages))
+        .route("/v1/chat/completions", post(ingress::chat_completions))
+        .route("/chat/completions", post(ingress::chat_completions))
+        .route("/v1/messages", post(ingress::messages))
         .route("/v1/messages/count_tokens", post(anthropic::count_tokens))
-        .route("/v1/responses", post(responses::create))
-        .route("/responses", post(responses::create))
-        .route("/v1/embeddings", post(embeddings::create))
-        .route("/embeddings", post(embeddings::create))
+        .route("/v1/responses", post(ingress::responses))
+        .route("/responses", post(ingress::responses))
+        .route("/v1/embeddings", post(ingress::embeddings))
+        .route("/embeddings", post(ingress::embeddings))
         .route("/v1/models", get(models::list))
         .route("/models", get(models::list))
         .layer(axum::extract::DefaultBodyLimit::max(
-            chat::MAX_REQUEST_BYTES,
+            ingress::MAX_REQUEST_BYTES,
         ))
         .fallback(|method: http::Method, uri: http::Uri| async move {
             AiError::UnknownPath(format!("{method} {}", uri.path()))

@@ -24,38 +24,11 @@ pub use stream_to_openai::StreamToOpenAi;
 pub use upstream::{error_to_openai, request_from_openai, response_to_openai};
 
 use crate::convert::Format;
-use crate::dispatch::{Call, dispatch};
-use crate::upstream::Operation;
-use crate::{AiError, Gateway, chat, tokens};
+use crate::{AiError, Gateway, ingress, tokens};
 
 /// An Anthropic request as an OpenAI request.
 pub fn request_to_openai(body: &Value) -> Result<Value, AiError> {
     request::to_openai(body).map(|(openai, _, _)| openai)
-}
-
-/// `POST /v1/messages`.
-pub async fn messages(
-    State(gateway): State<Arc<Gateway>>,
-    headers: HeaderMap,
-    received: Result<Bytes, BytesRejection>,
-) -> Response {
-    let routed = match gateway
-        .authenticate(&headers)
-        .and_then(|_| chat::read(received, "model: Field required"))
-    {
-        Ok((body, model, stream)) => {
-            let call = Call {
-                operation: Operation::Chat,
-                format: Format::Anthropic,
-                body,
-                model,
-                stream,
-            };
-            dispatch(&gateway, &call).await
-        }
-        Err(e) => Err(e),
-    };
-    routed.unwrap_or_else(|e| Format::Anthropic.error_response(&e))
 }
 
 /// `POST /v1/messages/count_tokens`: an estimate of the input tokens (see `tokens`).
@@ -66,7 +39,7 @@ pub async fn count_tokens(
 ) -> Response {
     let counted = gateway
         .authenticate(&headers)
-        .and_then(|_| chat::body(received))
+        .and_then(|_| ingress::body(received))
         .and_then(|body| {
             serde_json::from_slice::<Value>(&body).map_err(|e| {
                 AiError::BadRequest(format!("the request body is not valid JSON: {e}"))

@@ -1,5 +1,6 @@
-//! `POST /v1/chat/completions`, the OpenAI ingress: read only what routing needs (model,
-//! stream) and hand the body, untouched, to the dispatcher.
+//! The model-call ingresses: OpenAI chat completions, OpenAI Responses, embeddings and
+//! Anthropic Messages. Each is the same few steps (authenticate, read only the routing fields,
+//! dispatch, answer errors in the client API's own shape); they differ in format and operation.
 
 use std::borrow::Cow;
 use std::sync::Arc;
@@ -8,7 +9,7 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::extract::rejection::BytesRejection;
 use axum::http::HeaderMap;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use serde::Deserialize;
 
 use crate::convert::Format;
@@ -62,29 +63,96 @@ pub fn peek(body: &[u8], missing_model: &str) -> Result<(String, bool), AiError>
     }
 }
 
-/// The handler.
-pub async fn completions(
+/// Serves one model call arriving in `format`.
+async fn serve(
+    gateway: &Gateway,
+    headers: &HeaderMap,
+    received: Result<Bytes, BytesRejection>,
+    operation: Operation,
+    format: Format,
+) -> Response {
+    let missing_model = match format {
+        Format::Anthropic => "model: Field required",
+        _ => "you must provide a model parameter",
+    };
+    let routed = async {
+        gateway.authenticate(headers)?;
+        let (body, model, stream) = read(received, missing_model)?;
+        let call = Call {
+            operation,
+            format,
+            body,
+            model,
+            stream: stream && operation == Operation::Chat,
+        };
+        dispatch(gateway, &call).await
+    }
+    .await;
+    routed.unwrap_or_else(|e| format.error_response(&e))
+}
+
+/// `POST /v1/chat/completions`.
+pub async fn chat_completions(
     State(gateway): State<Arc<Gateway>>,
     headers: HeaderMap,
     received: Result<Bytes, BytesRejection>,
 ) -> Response {
-    let routed = match gateway
-        .authenticate(&headers)
-        .and_then(|_| read(received, "you must provide a model parameter"))
-    {
-        Ok((body, model, stream)) => {
-            let call = Call {
-                operation: Operation::Chat,
-                format: Format::OpenAi,
-                body,
-                model,
-                stream,
-            };
-            dispatch(&gateway, &call).await
-        }
-        Err(e) => Err(e),
-    };
-    routed.unwrap_or_else(IntoResponse::into_response)
+    serve(
+        &gateway,
+        &headers,
+        received,
+        Operation::Chat,
+        Format::OpenAi,
+    )
+    .await
+}
+
+/// `POST /v1/responses` (stateless: the conversation travels in `input`).
+pub async fn responses(
+    State(gateway): State<Arc<Gateway>>,
+    headers: HeaderMap,
+    received: Result<Bytes, BytesRejection>,
+) -> Response {
+    serve(
+        &gateway,
+        &headers,
+        received,
+        Operation::Chat,
+        Format::Responses,
+    )
+    .await
+}
+
+/// `POST /v1/embeddings`.
+pub async fn embeddings(
+    State(gateway): State<Arc<Gateway>>,
+    headers: HeaderMap,
+    received: Result<Bytes, BytesRejection>,
+) -> Response {
+    serve(
+        &gateway,
+        &headers,
+        received,
+        Operation::Embeddings,
+        Format::OpenAi,
+    )
+    .await
+}
+
+/// `POST /v1/messages` (Anthropic).
+pub async fn messages(
+    State(gateway): State<Arc<Gateway>>,
+    headers: HeaderMap,
+    received: Result<Bytes, BytesRejection>,
+) -> Response {
+    serve(
+        &gateway,
+        &headers,
+        received,
+        Operation::Chat,
+        Format::Anthropic,
+    )
+    .await
 }
 
 #[cfg(test)]
