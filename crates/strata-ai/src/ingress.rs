@@ -10,6 +10,7 @@ use axum::extract::State;
 use axum::extract::rejection::BytesRejection;
 use axum::http::HeaderMap;
 use axum::response::Response;
+use axum::routing::{MethodRouter, post};
 use serde::Deserialize;
 
 use crate::convert::Format;
@@ -91,68 +92,15 @@ async fn serve(
     routed.unwrap_or_else(|e| format.error_response(&e))
 }
 
-/// `POST /v1/chat/completions`.
-pub async fn chat_completions(
-    State(gateway): State<Arc<Gateway>>,
-    headers: HeaderMap,
-    received: Result<Bytes, BytesRejection>,
-) -> Response {
-    serve(
-        &gateway,
-        &headers,
-        received,
-        Operation::Chat,
-        Format::OpenAi,
+/// The route of one model-call ingress: `POST` in `format`, asking for `operation`.
+pub fn route(operation: Operation, format: Format) -> MethodRouter<Arc<Gateway>> {
+    post(
+        move |State(gateway): State<Arc<Gateway>>,
+              headers: HeaderMap,
+              received: Result<Bytes, BytesRejection>| async move {
+            serve(&gateway, &headers, received, operation, format).await
+        },
     )
-    .await
-}
-
-/// `POST /v1/responses` (stateless: the conversation travels in `input`).
-pub async fn responses(
-    State(gateway): State<Arc<Gateway>>,
-    headers: HeaderMap,
-    received: Result<Bytes, BytesRejection>,
-) -> Response {
-    serve(
-        &gateway,
-        &headers,
-        received,
-        Operation::Chat,
-        Format::Responses,
-    )
-    .await
-}
-
-/// `POST /v1/embeddings`.
-pub async fn embeddings(
-    State(gateway): State<Arc<Gateway>>,
-    headers: HeaderMap,
-    received: Result<Bytes, BytesRejection>,
-) -> Response {
-    serve(
-        &gateway,
-        &headers,
-        received,
-        Operation::Embeddings,
-        Format::OpenAi,
-    )
-    .await
-}
-
-/// `POST /v1/messages` (Anthropic).
-pub async fn messages(
-    State(gateway): State<Arc<Gateway>>,
-    headers: HeaderMap,
-    received: Result<Bytes, BytesRejection>,
-) -> Response {
-    serve(
-        &gateway,
-        &headers,
-        received,
-        Operation::Chat,
-        Format::Anthropic,
-    )
-    .await
 }
 
 #[cfg(test)]

@@ -28,7 +28,9 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::routing::{get, post};
+use convert::Format;
 use strata_config::Config;
+use upstream::Operation;
 
 pub use anthropic::{StreamToOpenAi, StreamTranslator};
 pub use convert::StreamConvert;
@@ -114,14 +116,35 @@ pub fn build(config: &Config, deps: &Deps) -> Result<Router, AiError> {
         keys: strata_policy::ApiKeys::new(&config.auth.keys),
     });
     Ok(Router::new()
-        .route("/v1/chat/completions", post(ingress::chat_completions))
-        .route("/chat/completions", post(ingress::chat_completions))
-        .route("/v1/messages", post(ingress::messages))
+        .route(
+            "/v1/chat/completions",
+            ingress::route(Operation::Chat, Format::OpenAi),
+        )
+        .route(
+            "/chat/completions",
+            ingress::route(Operation::Chat, Format::OpenAi),
+        )
+        .route(
+            "/v1/messages",
+            ingress::route(Operation::Chat, Format::Anthropic),
+        )
         .route("/v1/messages/count_tokens", post(anthropic::count_tokens))
-        .route("/v1/responses", post(ingress::responses))
-        .route("/responses", post(ingress::responses))
-        .route("/v1/embeddings", post(ingress::embeddings))
-        .route("/embeddings", post(ingress::embeddings))
+        .route(
+            "/v1/responses",
+            ingress::route(Operation::Chat, Format::Responses),
+        )
+        .route(
+            "/responses",
+            ingress::route(Operation::Chat, Format::Responses),
+        )
+        .route(
+            "/v1/embeddings",
+            ingress::route(Operation::Embeddings, Format::OpenAi),
+        )
+        .route(
+            "/embeddings",
+            ingress::route(Operation::Embeddings, Format::OpenAi),
+        )
         .route("/v1/models", get(models::list))
         .route("/models", get(models::list))
         .layer(axum::extract::DefaultBodyLimit::max(

@@ -1,4 +1,4 @@
-//! The OpenAI Responses API (served by `ingress::responses`), stateless: the request (with the whole
+//! The OpenAI Responses API (served through `ingress::route`), stateless: the request (with the whole
 //! conversation in `input`) is translated to chat completions, routed like any call, and the
 //! answer (streams included) translated back into Responses output items and events.
 
