@@ -14,6 +14,7 @@ use crate::AppError;
 #[derive(Debug, Clone)]
 pub struct LayerDeps {
     pub ai: strata_ai::Deps,
+    pub mcp: strata_mcp::Deps,
 }
 
 /// One generation of the config, built.
@@ -39,7 +40,7 @@ impl Runtime {
         for &layer in layers {
             let router = match layer {
                 Layer::Ai => strata_ai::build(&config, &deps.ai).map_err(|e| e.to_string()),
-                Layer::Mcp => strata_mcp::build(&config).map_err(|e| e.to_string()),
+                Layer::Mcp => strata_mcp::build(&config, &deps.mcp).map_err(|e| e.to_string()),
                 Layer::Agent => strata_agent::build(&config).map_err(|e| e.to_string()),
             }
             .map_err(|message| AppError::Layer {

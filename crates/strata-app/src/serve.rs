@@ -98,6 +98,7 @@ async fn run(options: ServeOptions, config: Config, source: &str) -> Result<(), 
     let shutdown = Shutdown::new();
     let deps = LayerDeps {
         ai: strata_ai::Deps::new(metrics.clone()),
+        mcp: strata_mcp::Deps::new(),
     };
     let runtime = Runtime::build(config, source, 1, &options.layers, &deps)?;
     metrics.set_config_generation(1);
@@ -156,7 +157,15 @@ async fn run(options: ServeOptions, config: Config, source: &str) -> Result<(), 
     }
     tracing::info!(version = strata_core::VERSION, layers = ?layer_names, "strata is serving");
 
+    let mcp = app.deps.mcp.clone();
+    let draining = shutdown.clone();
+    tokio::spawn(async move {
+        draining.token().cancelled().await;
+        // Idle standalone streams would hold their connections open for the whole drain.
+        mcp.begin_drain();
+    });
     let outcome = server::serve_routers(routers, shutdown, drain_timeout).await;
+    app.deps.mcp.shutdown().await;
 
     let mut stop = AuditRecord::new("admin", "server.stop", Outcome::Ok);
     stop.latency_ms = Some(i64::try_from(outcome.took.as_millis()).unwrap_or(i64::MAX));

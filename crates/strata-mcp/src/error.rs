@@ -1,28 +1,73 @@
-//! The mcp layer's errors, as JSON-RPC error responses.
+//! The mcp layer's transport-level errors: each maps to an HTTP status and a JSON-RPC error
+//! body (`id: null`), the shape MCP clients read.
 
 use axum::Json;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
-/// Why an mcp-layer request failed.
+use crate::jsonrpc::code;
+
+/// Why an mcp-layer HTTP request failed.
 #[derive(Debug, thiserror::Error)]
 pub enum McpError {
     #[error("no MCP server is served at {0}")]
     UnknownServer(String),
+    #[error("Forbidden: {0}")]
+    Forbidden(String),
+    #[error("Not Acceptable: {0}")]
+    NotAcceptable(String),
+    #[error("Unsupported Media Type: Content-Type must be application/json")]
+    UnsupportedMediaType,
+    #[error("Parse error: {0}")]
+    Parse(String),
+    #[error("Invalid Request: {0}")]
+    InvalidRequest(String),
+    #[error("Bad Request: Mcp-Session-Id header is required")]
+    MissingSession,
+    #[error("Session not found")]
+    UnknownSession,
+    #[error("Bad Request: Unsupported protocol version: {0}")]
+    UnsupportedVersion(String),
+    #[error("Conflict: another connection is already reading this stream")]
+    StreamBusy,
+    #[error("{0}")]
+    Upstream(String),
+    #[error("invalid virtual server: {0}")]
+    Build(#[from] crate::virtual_server::BuildError),
 }
 
 impl McpError {
     fn status(&self) -> StatusCode {
         match self {
-            McpError::UnknownServer(_) => StatusCode::NOT_FOUND,
+            McpError::UnknownServer(_) | McpError::UnknownSession => StatusCode::NOT_FOUND,
+            McpError::Forbidden(_) => StatusCode::FORBIDDEN,
+            McpError::NotAcceptable(_) => StatusCode::NOT_ACCEPTABLE,
+            McpError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            McpError::Parse(_)
+            | McpError::InvalidRequest(_)
+            | McpError::MissingSession
+            | McpError::UnsupportedVersion(_) => StatusCode::BAD_REQUEST,
+            McpError::StreamBusy => StatusCode::CONFLICT,
+            McpError::Upstream(_) => StatusCode::BAD_GATEWAY,
+            McpError::Build(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
 
     /// The JSON-RPC error code.
     fn code(&self) -> i64 {
         match self {
-            McpError::UnknownServer(_) => -32601,
+            McpError::UnknownServer(_) => code::METHOD_NOT_FOUND,
+            McpError::Parse(_) => code::PARSE_ERROR,
+            McpError::InvalidRequest(_) => code::INVALID_REQUEST,
+            McpError::UnknownSession => code::REQUEST_TIMEOUT,
+            McpError::Upstream(_) | McpError::Build(_) => code::INTERNAL_ERROR,
+            McpError::Forbidden(_)
+            | McpError::NotAcceptable(_)
+            | McpError::UnsupportedMediaType
+            | McpError::MissingSession
+            | McpError::UnsupportedVersion(_)
+            | McpError::StreamBusy => code::CONNECTION_CLOSED,
         }
     }
 }

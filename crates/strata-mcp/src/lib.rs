@@ -1,19 +1,114 @@
 //! The tool gateway: session-aware MCP in front of upstream MCP servers.
 //!
-//! This crate is the mcp layer's home; the downstream server, upstream clients, sessions and
-//! virtual servers arrive with the MCP layer issue. Until then every path answers with a
-//! JSON-RPC error.
+//! Clients connect to a virtual server at `/mcp/{server}` (Streamable HTTP). Each downstream
+//! session gets its own session on every upstream of that server (a child process for stdio
+//! upstreams), so upstream state stays as isolated as without the gateway. Messages are relayed
+//! as JSON: the gateway reads the method, ids, names and URIs it routes by, and passes every
+//! other field through untouched.
 
 mod error;
+mod http;
+pub mod jsonrpc;
+mod session;
+mod upstream;
+mod virtual_server;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
 
 use axum::Router;
 use strata_config::Config;
+use tokio_util::sync::CancellationToken;
 
 pub use error::McpError;
+pub use virtual_server::BuildError;
+
+/// How often idle sessions are looked for.
+const REAP_EVERY: Duration = Duration::from_secs(15);
+
+/// What the mcp layer keeps across config reloads: the live sessions (with their upstream
+/// connections and children), the HTTP client and the per-upstream process limits.
+#[derive(Debug, Clone)]
+pub struct Deps {
+    sessions: session::Sessions,
+    http: reqwest::Client,
+    limits: upstream::ProcessLimits,
+    reaper: Arc<AtomicBool>,
+}
+
+impl Default for Deps {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Deps {
+    #[must_use]
+    pub fn new() -> Self {
+        let http = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(10))
+            .pool_idle_timeout(Duration::from_secs(90))
+            .build()
+            .unwrap_or_default();
+        Self {
+            sessions: session::Sessions::default(),
+            http,
+            limits: upstream::ProcessLimits::default(),
+            reaper: Arc::default(),
+        }
+    }
+
+    /// Live downstream sessions.
+    #[must_use]
+    pub fn session_count(&self) -> usize {
+        self.sessions.len()
+    }
+
+    /// Ends every session's standalone stream, so that idle GET connections do not hold up a
+    /// graceful drain; requests in flight finish.
+    pub fn begin_drain(&self) {
+        self.sessions.end_standalone_streams();
+    }
+
+    /// Ends every session: stdio children are killed and reaped, upstream HTTP sessions
+    /// deleted. Called on shutdown.
+    pub async fn shutdown(&self) {
+        self.sessions.end_all().await;
+    }
+}
 
 /// Builds the mcp layer's router from the config.
-pub fn build(_config: &Config) -> Result<Router, McpError> {
-    Ok(Router::new().fallback(|uri: axum::http::Uri| async move {
-        McpError::UnknownServer(uri.path().to_string())
-    }))
+pub fn build(config: &Config, deps: &Deps) -> Result<Router, McpError> {
+    let mcp = &config.mcp;
+    let servers = mcp
+        .servers
+        .iter()
+        .map(|s| {
+            Ok((
+                s.name.clone(),
+                Arc::new(virtual_server::VirtualServer::build(s, mcp)?),
+            ))
+        })
+        .collect::<Result<HashMap<_, _>, BuildError>>()?;
+    if !deps.reaper.swap(true, Ordering::AcqRel) {
+        deps.sessions.spawn_reaper(REAP_EVERY);
+    }
+    let state = http::McpState {
+        servers: Arc::new(servers),
+        sessions: deps.sessions.clone(),
+        guard: http::guard::Guard::new(
+            &config.listeners.mcp,
+            &mcp.allowed_hosts,
+            &mcp.allowed_origins,
+        ),
+        connect: upstream::ConnectContext {
+            client: deps.http.clone(),
+            limits: deps.limits.clone(),
+            cancel: CancellationToken::new(),
+        },
+        idle_timeout: mcp.session_idle_timeout.0,
+    };
+    Ok(http::router(state))
 }

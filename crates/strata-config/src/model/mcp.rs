@@ -6,14 +6,36 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use strata_core::Secret;
 
+use super::duration::Duration;
+
 /// The `mcp` section.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct McpConfig {
     /// Upstream MCP servers.
     pub upstreams: Vec<Upstream>,
     /// Virtual servers, each served at `/mcp/{name}`.
     pub servers: Vec<VirtualServer>,
+    /// A downstream session with no traffic for this long ends (its stdio children are reaped).
+    pub session_idle_timeout: Duration,
+    /// `Host` header values accepted besides the local names (`localhost`, `127.0.0.1`, `[::1]`,
+    /// with any port). Protects against DNS rebinding; add the names clients use to reach you.
+    pub allowed_hosts: Vec<String>,
+    /// `Origin` values accepted besides local ones (`http://localhost:*`, `http://127.0.0.1:*`).
+    /// A request with any other `Origin` gets 403.
+    pub allowed_origins: Vec<String>,
+}
+
+impl Default for McpConfig {
+    fn default() -> Self {
+        Self {
+            upstreams: Vec::new(),
+            servers: Vec::new(),
+            session_idle_timeout: Duration::from_secs(30 * 60),
+            allowed_hosts: Vec::new(),
+            allowed_origins: Vec::new(),
+        }
+    }
 }
 
 /// An upstream MCP server: a child process (`stdio`) or a URL.
@@ -22,15 +44,36 @@ pub struct McpConfig {
 pub struct Upstream {
     /// Unique name; referenced by virtual servers.
     pub name: String,
-    /// Spawn the server as a child process speaking stdio.
+    /// Spawn the server as a child process speaking stdio (one per downstream session).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stdio: Option<StdioUpstream>,
-    /// Streamable HTTP (or legacy SSE) endpoint.
+    /// Streamable HTTP (or legacy SSE, see `transport`) endpoint.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub url: Option<String>,
+    /// How to speak to `url`.
+    #[serde(default)]
+    pub transport: UrlTransport,
     /// Headers sent to a URL upstream.
     #[serde(default)]
     pub headers: BTreeMap<String, Secret>,
+    /// How long one request to this upstream may take before it is cancelled.
+    #[serde(default = "default_request_timeout")]
+    pub timeout: Duration,
+}
+
+fn default_request_timeout() -> Duration {
+    Duration::from_secs(60)
+}
+
+/// The HTTP transport of a URL upstream.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum UrlTransport {
+    /// Streamable HTTP (protocol revisions 2025-03-26 and later).
+    #[default]
+    StreamableHttp,
+    /// The legacy HTTP+SSE transport (2024-11-05): GET an event stream, POST to its endpoint.
+    Sse,
 }
 
 /// How to spawn a stdio upstream.
@@ -44,6 +87,14 @@ pub struct StdioUpstream {
     pub env: BTreeMap<String, Secret>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cwd: Option<String>,
+    /// At most this many children of this upstream run at once (one per downstream session);
+    /// a session beyond that is refused.
+    #[serde(default = "default_max_processes")]
+    pub max_processes: u32,
+}
+
+fn default_max_processes() -> u32 {
+    64
 }
 
 /// A virtual server aggregating upstreams.
@@ -51,15 +102,19 @@ pub struct StdioUpstream {
 #[serde(deny_unknown_fields)]
 pub struct VirtualServer {
     /// Unique name; the server is served at `/mcp/{name}`.
+    #[schemars(regex(pattern = r"^[A-Za-z0-9_.-]{1,64}$"))]
     pub name: String,
     /// Upstream names.
     pub upstreams: Vec<String>,
-    /// Whether tool names carry the upstream's name as a prefix.
+    /// Whether tool and prompt names carry the upstream's name as a prefix.
     #[serde(default)]
     pub prefix: PrefixMode,
-    /// Tool allow/deny globs.
+    /// Which tools are exposed, and under which names.
     #[serde(default)]
     pub tools: ToolFilter,
+    /// Instructions sent to clients in place of the upstreams' own.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub instructions: Option<String>,
 }
 
 /// Prefixing of merged names.
@@ -73,10 +128,24 @@ pub enum PrefixMode {
     Never,
 }
 
-/// Which tools a virtual server exposes. Deny wins.
+/// Which tools a virtual server exposes. Deny wins. Globs match the upstream's own tool name,
+/// or `upstream/tool`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct ToolFilter {
     pub allow: Vec<String>,
     pub deny: Vec<String>,
+    /// Per tool (keyed by `upstream/tool` or the bare tool name): a new name or description.
+    pub overrides: BTreeMap<String, ToolOverride>,
+}
+
+/// A tool's exposed name and description, replacing the upstream's.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, default)]
+pub struct ToolOverride {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schemars(regex(pattern = r"^[A-Za-z0-9_-]{1,64}$"))]
+    pub name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
 }

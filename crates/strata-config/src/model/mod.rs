@@ -20,7 +20,10 @@ pub use ai::{
 };
 pub use auth::{ApiKey, Auth, Budget, BudgetPeriod, Jwt, KeyLimits, Role};
 pub use duration::Duration;
-pub use mcp::{McpConfig, PrefixMode, StdioUpstream, ToolFilter, Upstream, VirtualServer};
+pub use mcp::{
+    McpConfig, PrefixMode, StdioUpstream, ToolFilter, ToolOverride, Upstream, UrlTransport,
+    VirtualServer,
+};
 
 /// The whole config file.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]

@@ -1,0 +1,61 @@
+//! GET `/mcp/{server}` opens the session's standalone stream or, with `Last-Event-ID`, resumes
+//! any stream of the session where the client lost it. DELETE ends the session.
+
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+
+use super::guard;
+use super::{McpState, post, sse};
+use crate::McpError;
+use crate::session::streams::{OpenError, STANDALONE, Streams};
+
+pub(super) async fn open(
+    State(state): State<McpState>,
+    Path(server): Path<String>,
+    headers: HeaderMap,
+) -> Result<Response, McpError> {
+    state.guard.check(&headers)?;
+    state.server(&server)?;
+    if !guard::accepts(&headers).1 {
+        return Err(McpError::NotAcceptable(
+            "the client must accept text/event-stream".into(),
+        ));
+    }
+    guard::check_version(&headers)?;
+    let session = state
+        .sessions
+        .get(guard::session_id(&headers)?)
+        .ok_or(McpError::UnknownSession)?;
+    let resume = headers
+        .get("last-event-id")
+        .and_then(|v| v.to_str().ok())
+        .and_then(Streams::parse_event_id);
+    let reader = match resume {
+        Some((stream, after)) => match session.streams.reader(stream, after) {
+            Err(OpenError::Unknown) => session.streams.fresh_reader(STANDALONE),
+            other => other,
+        },
+        None => session.streams.fresh_reader(STANDALONE),
+    };
+    match reader {
+        Ok(reader) => Ok(sse::response(reader, post::primes(&session))),
+        Err(OpenError::Busy) => Err(McpError::StreamBusy),
+        Err(OpenError::Unknown) => Err(McpError::UnknownSession),
+    }
+}
+
+pub(super) async fn delete(
+    State(state): State<McpState>,
+    Path(server): Path<String>,
+    headers: HeaderMap,
+) -> Result<Response, McpError> {
+    state.guard.check(&headers)?;
+    state.server(&server)?;
+    let id = guard::session_id(&headers)?;
+    if state.sessions.remove(id).await {
+        Ok(StatusCode::OK.into_response())
+    } else {
+        Err(McpError::UnknownSession)
+    }
+}

@@ -1,0 +1,53 @@
+//! The downstream Streamable HTTP transport at `/mcp/{server}`: POST carries client messages,
+//! GET opens (or resumes) a server stream, DELETE ends the session.
+
+mod get;
+pub(crate) mod guard;
+mod post;
+mod sse;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::routing::post as post_route;
+
+use crate::session::Sessions;
+use crate::upstream::ConnectContext;
+use crate::virtual_server::VirtualServer;
+
+/// The largest message a client may POST.
+const MAX_BODY_BYTES: usize = 64 * 1024 * 1024;
+
+/// What every handler of one config generation shares.
+#[derive(Debug, Clone)]
+pub(crate) struct McpState {
+    pub servers: Arc<HashMap<String, Arc<VirtualServer>>>,
+    pub sessions: Sessions,
+    pub guard: guard::Guard,
+    pub connect: ConnectContext,
+    pub idle_timeout: Duration,
+}
+
+impl McpState {
+    pub(crate) fn server(&self, name: &str) -> Result<&Arc<VirtualServer>, crate::McpError> {
+        self.servers
+            .get(name)
+            .ok_or_else(|| crate::McpError::UnknownServer(format!("/mcp/{name}")))
+    }
+}
+
+pub(crate) fn router(state: McpState) -> Router {
+    Router::new()
+        .route(
+            "/mcp/{server}",
+            post_route(post::handle).get(get::open).delete(get::delete),
+        )
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .with_state(state)
+        .fallback(|uri: axum::http::Uri| async move {
+            crate::McpError::UnknownServer(uri.path().to_string())
+        })
+}

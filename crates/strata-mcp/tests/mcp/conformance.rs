@@ -1,0 +1,74 @@
+//! The official conformance suite through the gateway: every check that passes against the
+//! fixture directly must pass through a virtual server (`prefix: never`) in front of it.
+//! Needs Node (installed by the script); runs when `STRATA_CONFORMANCE=1`, as CI sets.
+
+use std::collections::BTreeMap;
+
+use strata_testkit::McpFixture;
+use strata_testkit::conformance::{ScenarioResult, SuiteOptions, run_suite};
+
+use crate::harness::Gateway;
+
+fn enabled() -> bool {
+    if std::env::var("STRATA_CONFORMANCE").as_deref() == Ok("1") {
+        return true;
+    }
+    eprintln!("SKIPPED: set STRATA_CONFORMANCE=1 to run the MCP conformance suite (needs npm)");
+    false
+}
+
+/// check id → status, per scenario.
+fn statuses(results: &[ScenarioResult]) -> BTreeMap<(String, String), String> {
+    results
+        .iter()
+        .flat_map(|r| {
+            r.checks
+                .iter()
+                .map(move |c| ((r.scenario.clone(), c.id.clone()), c.status.clone()))
+        })
+        .collect()
+}
+
+async fn compare(options: SuiteOptions) {
+    let fixture = McpFixture::start().await.expect("fixture");
+    let gateway = Gateway::start(&format!(
+        "upstreams:\n  - {{ name: fixture, url: \"{}\" }}\nservers:\n  - {{ name: conf, upstreams: [fixture], prefix: never }}\n",
+        fixture.url()
+    ))
+    .await;
+    let direct = run_suite(&fixture.url(), &options)
+        .await
+        .expect("suite runs");
+    let through = run_suite(&gateway.url("conf"), &options)
+        .await
+        .expect("suite runs");
+    assert!(!direct.is_empty(), "the suite ran no scenario");
+    let through = statuses(&through);
+    let mut regressions = Vec::new();
+    for ((scenario, check), status) in statuses(&direct) {
+        if status != "SUCCESS" {
+            continue;
+        }
+        let got = through
+            .get(&(scenario.clone(), check.clone()))
+            .map_or("missing", String::as_str);
+        if got != "SUCCESS" {
+            regressions.push(format!("{scenario}/{check}: {got}"));
+        }
+    }
+    let passed = through.values().filter(|s| *s == "SUCCESS").count();
+    eprintln!("conformance through the gateway: {passed} checks passed");
+    assert!(
+        regressions.is_empty(),
+        "checks that pass direct but not through the gateway:\n{}",
+        regressions.join("\n")
+    );
+}
+
+#[tokio::test]
+async fn the_2025_suite_passes_through_the_gateway_as_it_passes_direct() {
+    if !enabled() {
+        return;
+    }
+    compare(SuiteOptions::default()).await;
+}

@@ -1,0 +1,222 @@
+//! Boots the mcp layer from config text on an ephemeral port.
+
+use std::net::SocketAddr;
+
+use serde_json::{Value, json};
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+
+/// A running gateway; stops when dropped.
+pub struct Gateway {
+    pub addr: SocketAddr,
+    pub deps: strata_mcp::Deps,
+    task: JoinHandle<()>,
+}
+
+impl Gateway {
+    /// Serves the `mcp` section given as YAML (the text under `mcp:`).
+    pub async fn start(mcp_yaml: &str) -> Gateway {
+        let text = format!("mcp:\n{}", indent(mcp_yaml));
+        let config = strata_config::load_str(&text, "test.yaml", &|_| None).expect("valid config");
+        let deps = strata_mcp::Deps::new();
+        let router = strata_mcp::build(&config, &deps).expect("router");
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let task = tokio::spawn(async move {
+            axum::serve(listener, router).await.expect("serve");
+        });
+        Gateway { addr, deps, task }
+    }
+
+    pub fn url(&self, server: &str) -> String {
+        format!("http://{}/mcp/{server}", self.addr)
+    }
+}
+
+impl Drop for Gateway {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+fn indent(text: &str) -> String {
+    text.lines().map(|l| format!("  {l}\n")).collect()
+}
+
+/// A bare-bones Streamable HTTP client: enough to test the transport's edges.
+pub struct Client {
+    pub http: reqwest::Client,
+    pub url: String,
+    pub session: Option<String>,
+}
+
+/// A POST's outcome: status, headers, and the JSON-RPC messages of the body (JSON or SSE).
+pub struct Reply {
+    pub status: u16,
+    pub headers: reqwest::header::HeaderMap,
+    pub messages: Vec<Value>,
+}
+
+impl Reply {
+    pub fn last(&self) -> &Value {
+        self.messages.last().expect("a message")
+    }
+}
+
+impl Client {
+    pub fn new(url: String) -> Self {
+        Self {
+            http: reqwest::Client::new(),
+            url,
+            session: None,
+        }
+    }
+
+    pub async fn initialize(&mut self, version: &str) -> Reply {
+        let reply = self
+            .post(json!({
+                "jsonrpc": "2.0", "id": 0, "method": "initialize",
+                "params": {
+                    "protocolVersion": version,
+                    "capabilities": { "sampling": {}, "elicitation": {}, "roots": { "listChanged": true } },
+                    "clientInfo": { "name": "strata-test", "version": "1" }
+                }
+            }))
+            .await;
+        self.session = reply
+            .headers
+            .get("mcp-session-id")
+            .and_then(|v| v.to_str().ok())
+            .map(String::from);
+        assert!(
+            self.session.is_some(),
+            "no session id: {:?}",
+            reply.messages
+        );
+        self.post(json!({"jsonrpc": "2.0", "method": "notifications/initialized"}))
+            .await;
+        reply
+    }
+
+    pub fn request(&self, method: reqwest::Method) -> reqwest::RequestBuilder {
+        self.bare(method)
+            .header("accept", "application/json, text/event-stream")
+            .header("content-type", "application/json")
+    }
+
+    /// A request with only the session header.
+    pub fn bare(&self, method: reqwest::Method) -> reqwest::RequestBuilder {
+        let builder = self.http.request(method, &self.url);
+        match &self.session {
+            Some(session) => builder.header("mcp-session-id", session),
+            None => builder,
+        }
+    }
+
+    pub async fn post(&self, body: Value) -> Reply {
+        let response = self
+            .request(reqwest::Method::POST)
+            .json(&body)
+            .send()
+            .await
+            .expect("POST");
+        read(response).await
+    }
+
+    /// A request with a fresh id; returns its result (or the error object).
+    pub async fn call(&self, method: &str, params: Value) -> Value {
+        let reply = self
+            .post(json!({"jsonrpc": "2.0", "id": 42, "method": method, "params": params}))
+            .await;
+        assert_eq!(reply.status, 200, "{method}: {:?}", reply.messages);
+        let last = reply.last().clone();
+        last.get("result")
+            .cloned()
+            .unwrap_or_else(|| json!({ "error": last["error"] }))
+    }
+}
+
+/// Reads a response body: one JSON message, or every message of an SSE stream.
+pub async fn read(response: reqwest::Response) -> Reply {
+    let status = response.status().as_u16();
+    let headers = response.headers().clone();
+    let sse = headers
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("text/event-stream"));
+    let text = response.text().await.unwrap_or_default();
+    let messages = if sse {
+        text.split("\n\n")
+            .filter_map(|event| {
+                let data: Vec<&str> = event
+                    .lines()
+                    .filter_map(|l| l.strip_prefix("data:").map(str::trim_start))
+                    .collect();
+                serde_json::from_str(&data.join("\n")).ok()
+            })
+            .collect()
+    } else if text.is_empty() {
+        Vec::new()
+    } else {
+        vec![serde_json::from_str(&text).unwrap_or(Value::String(text))]
+    };
+    Reply {
+        status,
+        headers,
+        messages,
+    }
+}
+
+/// Reads an SSE response event by event, as it arrives.
+pub struct Events {
+    inner: std::pin::Pin<
+        Box<dyn futures_util::Stream<Item = Result<sse_stream::Sse, sse_stream::Error>> + Send>,
+    >,
+}
+
+/// One SSE event: its id, data (parsed when JSON) and retry.
+#[derive(Debug)]
+pub struct Event {
+    pub id: Option<String>,
+    pub data: Option<Value>,
+    pub raw: Option<String>,
+    pub retry: Option<u64>,
+}
+
+impl Events {
+    pub fn new(response: reqwest::Response) -> Self {
+        Self {
+            inner: Box::pin(sse_stream::SseStream::from_bytes_stream(
+                response.bytes_stream(),
+            )),
+        }
+    }
+
+    /// The next event, or `None` when the stream ends; panics after 10 s of silence.
+    pub async fn next(&mut self) -> Option<Event> {
+        use futures_util::StreamExt;
+        let event = tokio::time::timeout(std::time::Duration::from_secs(10), self.inner.next())
+            .await
+            .expect("an SSE event within 10 s")?
+            .expect("a well-formed SSE event");
+        Some(Event {
+            id: event.id,
+            data: event
+                .data
+                .as_deref()
+                .and_then(|d| serde_json::from_str(d).ok()),
+            raw: event.data,
+            retry: event.retry,
+        })
+    }
+
+    /// The next event that carries a JSON-RPC message.
+    pub async fn next_message(&mut self) -> Option<Value> {
+        while let Some(event) = self.next().await {
+            if let Some(data) = event.data {
+                return Some(data);
+            }
+        }
+        None
+    }
+}

@@ -1,0 +1,5 @@
+//! The mcp layer end to end: a real gateway on a port in front of real MCP servers.
+
+mod conformance;
+mod harness;
+mod transport;
