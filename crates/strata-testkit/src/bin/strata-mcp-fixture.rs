@@ -2,8 +2,10 @@
 //!
 //! ```text
 //! strata-mcp-fixture --listen 127.0.0.1:0 [--allow-host HOST[:PORT]]...
-//! strata-mcp-fixture --stdio
+//! strata-mcp-fixture --stdio [--tag TEXT]
 //! ```
+//!
+//! `--tag` is ignored; tests use it to find their own child processes.
 //!
 //! With `--listen` it serves Streamable HTTP at `/mcp` and prints
 //! `listening http://ADDR/mcp` as the first line of stdout once the port is bound.
@@ -14,7 +16,8 @@ use std::process::ExitCode;
 
 use strata_testkit::mcp_fixture::{FixtureServer, serve_stdio};
 
-const USAGE: &str = "usage: strata-mcp-fixture (--listen ADDR [--allow-host HOST]... | --stdio)";
+const USAGE: &str =
+    "usage: strata-mcp-fixture (--listen ADDR [--allow-host HOST]... | --stdio) [--tag TEXT]";
 
 enum Mode {
     Listen(SocketAddr, Vec<String>),
@@ -37,6 +40,10 @@ fn parse(args: &[String]) -> Result<Mode, String> {
             }
             "--allow-host" => hosts.push(iter.next().ok_or("--allow-host needs a host")?.clone()),
             "--stdio" => stdio = true,
+            // Ignored: lets a test find this process by its command line.
+            "--tag" => {
+                iter.next().ok_or("--tag needs a value")?;
+            }
             "-h" | "--help" => return Err(USAGE.to_owned()),
             other => return Err(format!("unknown argument {other}\n{USAGE}")),
         }
