@@ -4,6 +4,7 @@
 pub mod conformance;
 pub mod mcp_fixture;
 pub mod mock_llm;
+pub mod npm;
 pub mod process;
 pub mod python;
 pub mod services;

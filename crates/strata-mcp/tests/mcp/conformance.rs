@@ -29,11 +29,26 @@ fn statuses(results: &[ScenarioResult]) -> BTreeMap<(String, String), String> {
         .collect()
 }
 
-async fn compare(options: SuiteOptions) {
+/// `@modelcontextprotocol/server-everything`, run over stdio as a second upstream.
+const EVERYTHING: (&str, &str) = ("@modelcontextprotocol/server-everything", "2026.8.31");
+
+/// Runs the suite against the fixture directly and through the gateway, where the virtual
+/// server `conf` has the fixture and, with `second`, server-everything beside it.
+async fn compare(options: SuiteOptions, second: bool) {
     let fixture = McpFixture::start().await.expect("fixture");
+    let mut upstreams = format!("  - {{ name: fixture, url: \"{}\" }}\n", fixture.url());
+    let mut names = "fixture".to_string();
+    if second {
+        let everything = strata_testkit::npm::install(EVERYTHING.0, EVERYTHING.1)
+            .expect("npm installs server-everything");
+        upstreams.push_str(&format!(
+            "  - {{ name: everything, stdio: {{ command: node, args: [\"{}\", stdio] }} }}\n",
+            everything.join("dist/index.js").display()
+        ));
+        names.push_str(", everything");
+    }
     let gateway = Gateway::start(&format!(
-        "upstreams:\n  - {{ name: fixture, url: \"{}\" }}\nservers:\n  - {{ name: conf, upstreams: [fixture], prefix: never }}\n",
-        fixture.url()
+        "upstreams:\n{upstreams}servers:\n  - {{ name: conf, upstreams: [{names}], prefix: never }}\n"
     ))
     .await;
     let direct = run_suite(&fixture.url(), &options)
@@ -70,5 +85,13 @@ async fn the_2025_suite_passes_through_the_gateway_as_it_passes_direct() {
     if !enabled() {
         return;
     }
-    compare(SuiteOptions::default()).await;
+    compare(SuiteOptions::default(), false).await;
+}
+
+#[tokio::test]
+async fn the_2025_suite_passes_with_server_everything_beside_the_fixture() {
+    if !enabled() {
+        return;
+    }
+    compare(SuiteOptions::default(), true).await;
 }
