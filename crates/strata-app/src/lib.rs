@@ -5,6 +5,7 @@ mod admin;
 mod commands;
 mod dispatch;
 mod error;
+mod mcp_stdio;
 mod reload;
 mod runtime;
 mod serve;
@@ -12,5 +13,6 @@ mod server;
 
 pub use commands::{check, schema};
 pub use error::AppError;
+pub use mcp_stdio::{McpStdioOptions, mcp_stdio};
 pub use serve::{ServeOptions, serve};
 pub use server::{DrainOutcome, serve_routers};

@@ -6,6 +6,8 @@
 //! as JSON: the gateway reads the method, ids, names and URIs it routes by, and passes every
 //! other field through untouched.
 
+mod downstream;
+mod duplex;
 mod error;
 mod http;
 pub mod jsonrpc;
@@ -35,6 +37,7 @@ pub struct Deps {
     sessions: session::Sessions,
     http: reqwest::Client,
     limits: upstream::ProcessLimits,
+    legacy: http::LegacyConnections,
     reaper: Arc<AtomicBool>,
 }
 
@@ -56,6 +59,7 @@ impl Deps {
             sessions: session::Sessions::default(),
             http,
             limits: upstream::ProcessLimits::default(),
+            legacy: http::LegacyConnections::default(),
             reaper: Arc::default(),
         }
     }
@@ -81,6 +85,70 @@ impl Deps {
 
 /// Builds the mcp layer's router from the config.
 pub fn build(config: &Config, deps: &Deps) -> Result<Router, McpError> {
+    Ok(http::router(state(config, deps)?))
+}
+
+/// Bridges a desktop client speaking MCP over stdio (`stdin`/`stdout`, one JSON-RPC message
+/// per line) to virtual server `server`, until `stdin` ends. Logs must go elsewhere (stderr).
+pub async fn serve_stdio<R, W>(
+    config: &Config,
+    deps: &Deps,
+    server: &str,
+    stdin: R,
+    mut stdout: W,
+) -> Result<(), McpError>
+where
+    R: tokio::io::AsyncRead + Unpin,
+    W: tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    use futures_util::StreamExt;
+    use tokio::io::AsyncWriteExt;
+
+    let state = state(config, deps)?;
+    let virtual_server = state.server(server)?.clone();
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Arc<str>>();
+    let writer = tokio::spawn(async move {
+        while let Some(message) = rx.recv().await {
+            let line = format!("{message}\n");
+            if stdout.write_all(line.as_bytes()).await.is_err() || stdout.flush().await.is_err() {
+                return;
+            }
+        }
+    });
+    let duplex = duplex::Duplex::new(state.clone(), virtual_server, tx.clone());
+    let mut lines = tokio_util::codec::FramedRead::new(
+        stdin,
+        tokio_util::codec::LinesCodec::new_with_max_length(64 << 20),
+    );
+    while let Some(line) = lines.next().await {
+        let Ok(line) = line else { break };
+        if line.trim().is_empty() {
+            continue;
+        }
+        let parsed = serde_json::from_str::<serde_json::Value>(&line)
+            .map_err(|e| (jsonrpc::code::PARSE_ERROR, format!("Parse error: {e}")))
+            .and_then(|v| {
+                jsonrpc::Message::parse(v).map_err(|e| (jsonrpc::code::INVALID_REQUEST, e))
+            });
+        match parsed {
+            Ok(message) => duplex.receive(message).await,
+            Err((code, message)) => {
+                let error = jsonrpc::response(
+                    serde_json::Value::Null,
+                    Err(jsonrpc::RpcError::new(code, message)),
+                );
+                let _ = tx.send(error.to_string().into());
+            }
+        }
+    }
+    duplex.close().await;
+    drop(duplex);
+    drop(tx);
+    let _ = writer.await;
+    Ok(())
+}
+
+fn state(config: &Config, deps: &Deps) -> Result<http::McpState, McpError> {
     let mcp = &config.mcp;
     let servers = mcp
         .servers
@@ -109,6 +177,7 @@ pub fn build(config: &Config, deps: &Deps) -> Result<Router, McpError> {
             cancel: CancellationToken::new(),
         },
         idle_timeout: mcp.session_idle_timeout.0,
+        legacy: deps.legacy.clone(),
     };
-    Ok(http::router(state))
+    Ok(state)
 }

@@ -41,6 +41,15 @@ enum Command {
     },
     /// Print the JSON Schema of the config file.
     Schema,
+    /// Serve one virtual MCP server on stdin/stdout, for clients that only speak stdio.
+    McpStdio {
+        /// Config file; the embedded defaults when absent.
+        #[arg(long, short, env = "STRATA_CONFIG")]
+        config: Option<PathBuf>,
+        /// The virtual server (`mcp.servers[].name`).
+        #[arg(long)]
+        server: String,
+    },
 }
 
 fn parse_format(s: &str) -> Result<LogFormat, String> {
@@ -62,6 +71,35 @@ impl Cli {
             Command::Schema => {
                 print!("{}", strata_app::schema());
                 ExitCode::SUCCESS
+            }
+            Command::McpStdio { config, server } => {
+                let options = strata_app::McpStdioOptions {
+                    config,
+                    server,
+                    log_format: self.log_format,
+                    log_level: self.log_level,
+                };
+                let runtime = match tokio::runtime::Builder::new_multi_thread()
+                    .enable_all()
+                    .build()
+                {
+                    Ok(rt) => rt,
+                    Err(e) => {
+                        eprintln!("error: cannot start the async runtime: {e}");
+                        return ExitCode::FAILURE;
+                    }
+                };
+                match runtime.block_on(strata_app::mcp_stdio(options)) {
+                    Ok(()) => ExitCode::SUCCESS,
+                    Err(AppError::Config(errors)) => {
+                        eprint!("{errors}");
+                        ExitCode::FAILURE
+                    }
+                    Err(e) => {
+                        eprintln!("error: {e}");
+                        ExitCode::FAILURE
+                    }
+                }
             }
             Command::Serve { config, mut layers } => {
                 layers.sort();

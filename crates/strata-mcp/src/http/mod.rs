@@ -3,6 +3,7 @@
 
 mod get;
 pub(crate) mod guard;
+mod legacy;
 mod post;
 mod sse;
 
@@ -12,7 +13,7 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use axum::routing::post as post_route;
+use axum::routing::{get as get_route, post as post_route};
 
 use crate::session::Sessions;
 use crate::upstream::ConnectContext;
@@ -29,6 +30,7 @@ pub(crate) struct McpState {
     pub guard: guard::Guard,
     pub connect: ConnectContext,
     pub idle_timeout: Duration,
+    pub legacy: LegacyConnections,
 }
 
 impl McpState {
@@ -39,12 +41,16 @@ impl McpState {
     }
 }
 
+pub(crate) use legacy::LegacyConnections;
+
 pub(crate) fn router(state: McpState) -> Router {
     Router::new()
         .route(
             "/mcp/{server}",
             post_route(post::handle).get(get::open).delete(get::delete),
         )
+        .route("/mcp/{server}/sse", get_route(legacy::open))
+        .route("/mcp/{server}/message", post_route(legacy::message))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .with_state(state)
         .fallback(|uri: axum::http::Uri| async move {

@@ -13,12 +13,12 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::Value;
 
-use super::guard::{self, LATEST_VERSION, SESSION_HEADER, SUPPORTED_VERSIONS};
+use super::guard::{self, SESSION_HEADER};
 use super::{McpState, sse};
-use crate::McpError;
 use crate::jsonrpc::{self, Message};
 use crate::session::Session;
 use crate::virtual_server;
+use crate::{McpError, downstream};
 
 pub(super) async fn handle(
     State(state): State<McpState>,
@@ -63,14 +63,8 @@ pub(super) async fn handle(
         Message::Request { id, method, params } => {
             Ok(request(session, id, method, params, json, sse).await)
         }
-        Message::Notification { method, params } => {
-            notification(&session, &method, params).await;
-            Ok(StatusCode::ACCEPTED.into_response())
-        }
-        Message::Response { id, outcome } => {
-            if !session.answer_server_request(&id, outcome).await {
-                tracing::debug!(%id, "client answered a request nobody waits for");
-            }
+        other => {
+            downstream::accept(&session, other).await;
             Ok(StatusCode::ACCEPTED.into_response())
         }
     }
@@ -82,32 +76,11 @@ async fn initialize(
     id: Value,
     params: Value,
 ) -> Result<Response, McpError> {
-    let requested = params
-        .get("protocolVersion")
-        .and_then(Value::as_str)
-        .unwrap_or_default();
-    let version = if SUPPORTED_VERSIONS.contains(&requested) {
-        requested
-    } else {
-        LATEST_VERSION
-    }
-    .to_string();
-    let session = Session::start(
-        server,
-        version.clone(),
-        params,
-        state.idle_timeout,
-        &state.connect,
-    )
-    .await
-    .map_err(|e| McpError::Upstream(e.to_string()))?;
-    state.sessions.insert(session.clone());
-    let body = jsonrpc::response(id, Ok(virtual_server::initialize_result(&session)));
-    let mut response = axum::Json(body).into_response();
+    let (session, result) = downstream::initialize(state, server, params).await?;
+    let mut response = axum::Json(jsonrpc::response(id, Ok(result))).into_response();
     if let Ok(value) = HeaderValue::from_str(&session.id) {
         response.headers_mut().insert(SESSION_HEADER, value);
     }
-    tracing::debug!(session = %session.id, server = %session.server.name, %version, "session started");
     Ok(response)
 }
 
@@ -119,14 +92,7 @@ async fn request(
     json: bool,
     sse: bool,
 ) -> Response {
-    let stream = session.streams.open();
-    let worker = session.clone();
-    let request_id = id.clone();
-    tokio::spawn(async move {
-        let outcome = virtual_server::handle(&worker, stream, &request_id, &method, params).await;
-        let response = jsonrpc::response(request_id, outcome);
-        worker.streams.finish(stream, response.to_string().into());
-    });
+    let stream = downstream::start_request(&session, id, method, params);
     session.streams.wait_first(stream).await;
     if json && let Some(single) = session.streams.take_single(stream) {
         return json_response(&single);
@@ -163,13 +129,4 @@ fn json_response(body: &str) -> Response {
 /// clients may not expect an event without data).
 pub(super) fn primes(session: &Session) -> bool {
     session.protocol_version.as_str() >= "2025-11-25"
-}
-
-async fn notification(session: &Session, method: &str, params: Option<Value>) {
-    match method {
-        // The gateway completed each upstream's handshake itself.
-        "notifications/initialized" => {}
-        "notifications/cancelled" => session.cancel_request(params).await,
-        _ => session.broadcast(method, params).await,
-    }
 }

@@ -3,5 +3,6 @@
 mod aggregate;
 mod conformance;
 mod harness;
+mod legacy;
 mod stdio;
 mod transport;

@@ -1,0 +1,116 @@
+//! The legacy HTTP+SSE transport (protocol 2024-11-05) for old clients: GET
+//! `/mcp/{server}/sse` opens the event stream, whose first event names the endpoint to POST
+//! messages to (`/mcp/{server}/message?sessionId=…`); every answer arrives on the stream.
+
+use std::collections::HashMap;
+use std::convert::Infallible;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::body::{Body, Bytes};
+use axum::extract::{Path, Query, State};
+use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde_json::Value;
+use tokio::sync::mpsc;
+
+use super::{McpState, guard};
+use crate::McpError;
+use crate::duplex::Duplex;
+use crate::jsonrpc::Message;
+
+const KEEP_ALIVE: Duration = Duration::from_secs(15);
+
+/// Open legacy connections by their `sessionId`; kept across config reloads.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct LegacyConnections {
+    map: Arc<Mutex<HashMap<String, Arc<Duplex>>>>,
+}
+
+impl LegacyConnections {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Arc<Duplex>>> {
+        self.map
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+/// Ends the connection's session when its event stream is dropped (the client went away).
+struct Closer {
+    connections: LegacyConnections,
+    id: String,
+}
+
+impl Drop for Closer {
+    fn drop(&mut self) {
+        if let Some(duplex) = self.connections.lock().remove(&self.id) {
+            tokio::spawn(async move { duplex.close().await });
+        }
+    }
+}
+
+#[derive(Debug, serde::Deserialize)]
+pub(super) struct SessionQuery {
+    #[serde(rename = "sessionId")]
+    session_id: String,
+}
+
+pub(super) async fn open(
+    State(state): State<McpState>,
+    Path(server): Path<String>,
+    headers: HeaderMap,
+) -> Result<Response, McpError> {
+    state.guard.check(&headers)?;
+    let virtual_server = state.server(&server)?.clone();
+    let (tx, rx) = mpsc::unbounded_channel();
+    let id = uuid::Uuid::new_v4().simple().to_string();
+    let duplex = Arc::new(Duplex::new(state.clone(), virtual_server, tx));
+    state.legacy.lock().insert(id.clone(), duplex);
+    let endpoint = format!("event: endpoint\ndata: /mcp/{server}/message?sessionId={id}\n\n");
+    let closer = Closer {
+        connections: state.legacy,
+        id,
+    };
+    let first =
+        futures_util::stream::once(async move { Ok::<_, Infallible>(Bytes::from(endpoint)) });
+    let messages = futures_util::stream::unfold((rx, closer), |(mut rx, closer)| async move {
+        let chunk = match tokio::time::timeout(KEEP_ALIVE, rx.recv()).await {
+            Err(_) => ": keep-alive\n\n".to_string(),
+            Ok(Some(message)) => format!("event: message\ndata: {message}\n\n"),
+            Ok(None) => return None,
+        };
+        Some((Ok(Bytes::from(chunk)), (rx, closer)))
+    });
+    let body = Body::from_stream(futures_util::StreamExt::chain(first, messages));
+    Ok((
+        [
+            (CONTENT_TYPE, "text/event-stream"),
+            (CACHE_CONTROL, "no-cache"),
+        ],
+        body,
+    )
+        .into_response())
+}
+
+pub(super) async fn message(
+    State(state): State<McpState>,
+    Path(server): Path<String>,
+    Query(query): Query<SessionQuery>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, McpError> {
+    state.guard.check(&headers)?;
+    state.server(&server)?;
+    guard::require_json_body(&headers)?;
+    let duplex = state
+        .legacy
+        .lock()
+        .get(&query.session_id)
+        .cloned()
+        .ok_or(McpError::UnknownSession)?;
+    let value: Value = serde_json::from_slice(&body).map_err(|e| McpError::Parse(e.to_string()))?;
+    let message = Message::parse(value).map_err(McpError::InvalidRequest)?;
+    duplex.receive(message).await;
+    Ok(StatusCode::ACCEPTED.into_response())
+}
