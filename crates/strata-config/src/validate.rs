@@ -483,5 +483,17 @@ fn check_mcp(report: &mut Report<'_>, json: &Value) {
     for (i, _, server) in named(json, SERVERS) {
         let path = list_path(SERVERS, i, "upstreams");
         known_refs(report, server, &path, "upstream", &names);
+        for list in ["allow", "deny"] {
+            let globs = server.pointer(&format!("/tools/{list}")).and_then(Value::as_array);
+            for (g, glob) in globs.into_iter().flatten().enumerate() {
+                let Some(text) = glob.as_str() else { continue };
+                if let Err(e) = globset::Glob::new(text) {
+                    let mut path = list_path(SERVERS, i, "tools");
+                    path.push(key(list));
+                    path.push(Seg::Index(g));
+                    report.at(&path, format!("invalid glob `{text}`: {}", e.kind()));
+                }
+            }
+        }
     }
 }

@@ -70,7 +70,7 @@ mcp:
     - { name: ftp, url: 'ftp://example.org/' }
   servers:
     - { name: dev, upstreams: [fs, serch] }
-    - { name: dev, upstreams: [] }
+    - { name: dev, upstreams: [], tools: { deny: [ok, 'bad['] } }
 ";
     let errs = errors(text);
     let expected = [
@@ -81,6 +81,7 @@ mcp:
         "strata.yaml:12:25: mcp.upstreams[3].url: URL scheme `ftp` is not supported here (use http, https)",
         "strata.yaml:14:36: mcp.servers[0].upstreams[1]: unknown upstream `serch` (known: fs, both, none, ftp)",
         "strata.yaml:15:15: mcp.servers[1].name: duplicate server name `dev` (first defined at line 14)",
+        "strata.yaml:15:55: mcp.servers[1].tools.deny[1]: invalid glob `bad[`: unclosed character class; missing ']'",
     ];
     assert_eq!(errs, expected, "got:\n{}", errs.join("\n"));
 }
