@@ -12,6 +12,7 @@ mod error;
 mod http;
 pub mod jsonrpc;
 mod session;
+mod stateless;
 mod upstream;
 mod virtual_server;
 

@@ -18,7 +18,7 @@ use super::{McpState, sse};
 use crate::jsonrpc::{self, Message};
 use crate::session::Session;
 use crate::virtual_server;
-use crate::{McpError, downstream};
+use crate::{McpError, downstream, stateless};
 
 pub(super) async fn handle(
     State(state): State<McpState>,
@@ -40,6 +40,9 @@ pub(super) async fn handle(
         return Err(McpError::InvalidRequest(
             "JSON-RPC batches are not accepted: send one message per POST".into(),
         ));
+    }
+    if headers.get(SESSION_HEADER).is_none() && stateless::applies(&headers, &value) {
+        return Ok(stateless::handle(&state, &server, &headers, value).await);
     }
     let message = Message::parse(value).map_err(McpError::InvalidRequest)?;
     if let Message::Request { id, method, params } = &message

@@ -332,7 +332,7 @@ impl Stream {
     }
 }
 
-pub(super) fn header_map(configured: &BTreeMap<String, Secret>) -> HeaderMap {
+pub(crate) fn header_map(configured: &BTreeMap<String, Secret>) -> HeaderMap {
     let mut headers = HeaderMap::new();
     for (name, value) in configured {
         match (

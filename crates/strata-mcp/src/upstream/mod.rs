@@ -4,7 +4,7 @@
 //! its own `Mcp-Session-Id` for HTTP ones. That keeps upstream state (subscriptions, log levels,
 //! pending server requests) exactly as isolated as it would be without the gateway.
 
-mod http;
+pub(crate) mod http;
 mod sse;
 mod stdio;
 

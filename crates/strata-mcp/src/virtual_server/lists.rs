@@ -4,9 +4,10 @@
 
 use serde_json::Value;
 
+use super::VirtualServer;
 use super::cursor::{self, Position};
 use crate::jsonrpc::RpcError;
-use crate::session::Session;
+use crate::session::{Names, Session};
 
 /// Which list.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -35,7 +36,7 @@ impl Kind {
         }
     }
 
-    fn items(self) -> &'static str {
+    pub(crate) fn items(self) -> &'static str {
         match self {
             Kind::Tools => "tools",
             Kind::Prompts => "prompts",
@@ -145,15 +146,30 @@ pub(crate) async fn page(
 
 /// Applies the server's filter and names to one upstream page, and remembers what maps where.
 fn rewrite(session: &Session, index: usize, kind: Kind, result: &mut Value) {
-    let upstream = session.upstream_name(index).to_string();
-    let server = &session.server;
-    let Some(items) = result.get_mut(kind.items()).and_then(Value::as_array_mut) else {
-        return;
-    };
     let mut names = session
         .names
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner);
+    rewrite_page(&session.server, index, kind, result, &mut names);
+}
+
+/// Applies the server's filter and names to one page of upstream `index`, recording in `names`
+/// what maps where (a stateless request passes a scratch table).
+pub(crate) fn rewrite_page(
+    server: &VirtualServer,
+    index: usize,
+    kind: Kind,
+    result: &mut Value,
+    names: &mut Names,
+) {
+    let upstream = server
+        .upstreams
+        .get(index)
+        .map_or("?", |u| u.name.as_str())
+        .to_string();
+    let Some(items) = result.get_mut(kind.items()).and_then(Value::as_array_mut) else {
+        return;
+    };
     match kind {
         Kind::Tools => items.retain_mut(|tool| {
             let Some(original) = tool.get("name").and_then(Value::as_str).map(String::from) else {

@@ -6,7 +6,7 @@ use serde_json::{Map, Value, json};
 use crate::session::Session;
 
 /// Capabilities the gateway relays (tasks are not relayed yet, so never advertised).
-const PROXIED: [&str; 5] = ["tools", "prompts", "resources", "logging", "completions"];
+pub(crate) const PROXIED: [&str; 5] = ["tools", "prompts", "resources", "logging", "completions"];
 
 pub(crate) fn initialize_result(session: &Session) -> Value {
     let connections: Vec<_> = session
@@ -57,7 +57,7 @@ pub(crate) fn initialize_result(session: &Session) -> Value {
 }
 
 /// One capability object from several upstreams: a flag is set when any upstream sets it.
-fn merge_flags(offered: &[&Value]) -> Value {
+pub(crate) fn merge_flags(offered: &[&Value]) -> Value {
     let mut merged = Map::new();
     for object in offered.iter().filter_map(|v| v.as_object()) {
         for (flag, value) in object {

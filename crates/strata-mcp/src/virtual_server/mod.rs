@@ -2,8 +2,8 @@
 
 pub(crate) mod cursor;
 mod dispatch;
-mod lists;
-mod merge;
+pub(crate) mod lists;
+pub(crate) mod merge;
 pub(crate) mod names;
 
 use std::collections::BTreeMap;
@@ -109,6 +109,29 @@ impl VirtualServer {
         self.overrides
             .get(&format!("{upstream}/{tool}"))
             .or_else(|| self.overrides.get(tool))
+    }
+
+    /// Whether tools are filtered or renamed by config.
+    pub(crate) fn has_tool_rules(&self) -> bool {
+        self.allow.is_some() || !self.deny.is_empty() || !self.overrides.is_empty()
+    }
+
+    /// The upstream tool an override renamed to `exposed`: (original name, the override).
+    pub(crate) fn renamed_tool(
+        &self,
+        upstream: &str,
+        exposed: &str,
+    ) -> Option<(String, &ToolOverride)> {
+        self.overrides.iter().find_map(|(key, o)| {
+            if o.name.as_deref() != Some(exposed) {
+                return None;
+            }
+            match key.split_once('/') {
+                Some((u, tool)) if u == upstream => Some((tool.to_string(), o)),
+                Some(_) => None,
+                None => Some((key.clone(), o)),
+            }
+        })
     }
 
     /// The name clients see for a tool.

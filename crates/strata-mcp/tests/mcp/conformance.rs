@@ -95,3 +95,16 @@ async fn the_2025_suite_passes_with_server_everything_beside_the_fixture() {
     }
     compare(SuiteOptions::default(), true).await;
 }
+
+#[tokio::test]
+async fn the_2026_stateless_suite_passes_through_the_gateway_as_it_passes_direct() {
+    if !enabled() {
+        return;
+    }
+    let options = SuiteOptions {
+        package: "@modelcontextprotocol/conformance@0.2.0-alpha.12".into(),
+        spec_version: Some("2026-07-28".into()),
+        ..SuiteOptions::default()
+    };
+    compare(options, false).await;
+}

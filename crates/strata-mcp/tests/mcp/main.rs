@@ -4,5 +4,6 @@ mod aggregate;
 mod conformance;
 mod harness;
 mod legacy;
+mod stateless;
 mod stdio;
 mod transport;

@@ -1,0 +1,123 @@
+//! The stateless revision (2026-07-28) over a virtual server with two upstreams: discovery and
+//! lists merged, names prefixed, headers checked against the body.
+
+use serde_json::{Value, json};
+use strata_testkit::McpFixture;
+
+use crate::harness::{Gateway, read};
+
+const VERSION: &str = "2026-07-28";
+
+fn meta() -> Value {
+    json!({
+        "io.modelcontextprotocol/protocolVersion": VERSION,
+        "io.modelcontextprotocol/clientCapabilities": {},
+        "io.modelcontextprotocol/clientInfo": {"name": "stateless-test", "version": "1"}
+    })
+}
+
+async fn post(url: &str, method: &str, name: Option<&str>, mut params: Value) -> (u16, Value) {
+    params["_meta"] = meta();
+    let mut request = reqwest::Client::new()
+        .post(url)
+        .header("accept", "application/json, text/event-stream")
+        .header("content-type", "application/json")
+        .header("mcp-protocol-version", VERSION)
+        .header("mcp-method", method);
+    if let Some(name) = name {
+        request = request.header("mcp-name", name);
+    }
+    let body = json!({"jsonrpc": "2.0", "id": 9, "method": method, "params": params});
+    let reply = read(request.json(&body).send().await.expect("POST")).await;
+    (reply.status, reply.last().clone())
+}
+
+#[tokio::test]
+async fn two_upstreams_answer_stateless_requests_as_one_server() {
+    let one = McpFixture::start().await.expect("fixture");
+    let two = McpFixture::start().await.expect("fixture");
+    let gateway = Gateway::start(&format!(
+        "upstreams:\n  - {{ name: one, url: \"{}\" }}\n  - {{ name: two, url: \"{}\" }}\nservers:\n  - {{ name: pair, upstreams: [one, two] }}\n",
+        one.url(),
+        two.url()
+    ))
+    .await;
+    let url = gateway.url("pair");
+
+    let (status, discover) = post(&url, "server/discover", None, json!({})).await;
+    assert_eq!(status, 200, "{discover}");
+    let result = &discover["result"];
+    assert!(
+        result["supportedVersions"]
+            .as_array()
+            .expect("versions")
+            .contains(&json!(VERSION)),
+        "{result}"
+    );
+    assert!(result["capabilities"]["tools"].is_object());
+    assert_eq!(
+        result["_meta"]["io.modelcontextprotocol/serverInfo"]["name"],
+        "strata/pair"
+    );
+
+    let (_, first) = post(&url, "tools/list", None, json!({})).await;
+    let names: Vec<&str> = first["result"]["tools"]
+        .as_array()
+        .expect("tools")
+        .iter()
+        .filter_map(|t| t["name"].as_str())
+        .collect();
+    assert!(names.iter().all(|n| n.starts_with("one_")), "{names:?}");
+    let cursor = first["result"]["nextCursor"]
+        .as_str()
+        .expect("a cursor to the second upstream");
+    let (_, second) = post(&url, "tools/list", None, json!({"cursor": cursor})).await;
+    let names: Vec<&str> = second["result"]["tools"]
+        .as_array()
+        .expect("tools")
+        .iter()
+        .filter_map(|t| t["name"].as_str())
+        .collect();
+    assert!(names.contains(&"two_test_simple_text"), "{names:?}");
+
+    let (status, call) = post(
+        &url,
+        "tools/call",
+        Some("two_test_simple_text"),
+        json!({"name": "two_test_simple_text", "arguments": {}}),
+    )
+    .await;
+    assert_eq!(status, 200, "{call}");
+    assert_eq!(call["result"]["content"][0]["type"], "text", "{call}");
+
+    let (status, mismatch) = post(
+        &url,
+        "tools/call",
+        Some("one_test_simple_text"),
+        json!({"name": "two_test_simple_text", "arguments": {}}),
+    )
+    .await;
+    assert_eq!(
+        (status, mismatch["error"]["code"].as_i64()),
+        (400, Some(-32020)),
+        "{mismatch}"
+    );
+    let (status, unknown) = post(
+        &url,
+        "tools/call",
+        Some("three_x"),
+        json!({"name": "three_x", "arguments": {}}),
+    )
+    .await;
+    assert_eq!(
+        (status, unknown["error"]["code"].as_i64()),
+        (400, Some(-32602)),
+        "{unknown}"
+    );
+    let (status, removed) = post(&url, "logging/setLevel", None, json!({"level": "info"})).await;
+    assert_eq!(
+        (status, removed["error"]["code"].as_i64()),
+        (404, Some(-32601)),
+        "{removed}"
+    );
+}
