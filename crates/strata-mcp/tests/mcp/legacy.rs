@@ -66,3 +66,44 @@ async fn an_old_client_talks_over_the_event_stream() {
     }
     panic!("closing the event stream did not end the session");
 }
+
+/// A gateway whose upstream speaks only the legacy transport: here another gateway's
+/// `/mcp/{server}/sse`, in front of the fixture.
+#[tokio::test]
+async fn a_legacy_sse_upstream_serves_calls_and_server_requests() {
+    let fixture = McpFixture::start().await.expect("fixture");
+    let inner = gateway_for(&fixture).await;
+    let outer = crate::harness::Gateway::start(&format!(
+        "upstreams:\n  - {{ name: old, url: \"{}/sse\", transport: sse }}\nservers:\n  - {{ name: chain, upstreams: [old] }}\n",
+        inner.url("conf")
+    ))
+    .await;
+    let mut client = crate::harness::Client::new(outer.url("chain"));
+    client.initialize("2025-11-25").await;
+    let text = client
+        .call(
+            "tools/call",
+            json!({"name": "test_simple_text", "arguments": {}}),
+        )
+        .await;
+    assert_eq!(text["content"][0]["type"], "text", "{text}");
+
+    let call = json!({"jsonrpc": "2.0", "id": 8, "method": "tools/call",
+        "params": {"name": "test_sampling", "arguments": {"prompt": "Say hi"}}});
+    let response = client
+        .request(reqwest::Method::POST)
+        .json(&call)
+        .send()
+        .await
+        .expect("POST");
+    let mut events = Events::new(response);
+    let request = events.next_message().await.expect("a server request");
+    assert_eq!(request["method"], "sampling/createMessage", "{request}");
+    let answer = json!({"jsonrpc": "2.0", "id": request["id"], "result": {
+        "role": "assistant", "content": {"type": "text", "text": "via-two-gateways"},
+        "model": "m", "stopReason": "endTurn"}});
+    assert_eq!(client.post(answer).await.status, 202);
+    let result = events.next_message().await.expect("the tool result");
+    assert_eq!(result["id"], 8);
+    assert!(result.to_string().contains("via-two-gateways"), "{result}");
+}

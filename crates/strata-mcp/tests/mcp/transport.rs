@@ -362,3 +362,27 @@ async fn one_standalone_stream_per_session() {
         .expect("GET");
     assert_eq!(wrong_accept.status(), 406);
 }
+
+#[tokio::test]
+async fn an_upstream_list_change_reaches_the_standalone_stream() {
+    let fixture = McpFixture::start().await.expect("fixture");
+    let gateway = gateway_for(&fixture).await;
+    let mut client = Client::new(gateway.url("conf"));
+    client.initialize("2025-11-25").await;
+    let stream = client
+        .bare(reqwest::Method::GET)
+        .header("accept", "text/event-stream")
+        .send()
+        .await
+        .expect("GET");
+    let mut events = Events::new(stream);
+    let call = client
+        .call(
+            "tools/call",
+            json!({"name": "test_session_tool_change", "arguments": {}}),
+        )
+        .await;
+    assert!(call.get("error").is_none(), "{call}");
+    let note = events.next_message().await.expect("a notification");
+    assert_eq!(note["method"], "notifications/tools/list_changed", "{note}");
+}

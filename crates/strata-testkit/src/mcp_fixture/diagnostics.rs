@@ -99,6 +99,10 @@ pub fn tools() -> Vec<Tool> {
             "test_trigger_prompt_change",
             "Sends prompts/list_changed on open subscription streams",
         ),
+        (
+            "test_session_tool_change",
+            "Sends tools/list_changed to the calling session (stateful revisions)",
+        ),
     ];
     let mut tools: Vec<Tool> = plain
         .into_iter()
@@ -150,6 +154,10 @@ pub async fn call(
                 let _ = sink.notify_tool_list_changed().await;
             }
             text("Tool list change triggered")
+        }
+        "test_session_tool_change" => {
+            let _ = cx.peer.notify_tool_list_changed().await;
+            text("Tool list change sent to this session")
         }
         "test_trigger_prompt_change" => {
             for sink in registry.listeners() {
