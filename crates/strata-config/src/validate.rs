@@ -484,7 +484,9 @@ fn check_mcp(report: &mut Report<'_>, json: &Value) {
         let path = list_path(SERVERS, i, "upstreams");
         known_refs(report, server, &path, "upstream", &names);
         for list in ["allow", "deny"] {
-            let globs = server.pointer(&format!("/tools/{list}")).and_then(Value::as_array);
+            let globs = server
+                .pointer(&format!("/tools/{list}"))
+                .and_then(Value::as_array);
             for (g, glob) in globs.into_iter().flatten().enumerate() {
                 let Some(text) = glob.as_str() else { continue };
                 if let Err(e) = globset::Glob::new(text) {
