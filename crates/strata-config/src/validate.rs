@@ -462,14 +462,14 @@ fn check_mcp(report: &mut Report<'_>, json: &Value) {
     unique_names(report, json, SERVERS, "server");
     let upstreams = named(json, UPSTREAMS);
     for (i, name, upstream) in &upstreams {
-        let transports = ["stdio", "url"]
+        let transports = ["stdio", "url", "builtin"]
             .iter()
             .filter(|t| upstream.get(**t).is_some_and(|v| !v.is_null()))
             .count();
         if transports != 1 {
             report.at(
                 &list_path(UPSTREAMS, *i, "name"),
-                format!("upstream `{name}` needs exactly one of `stdio` or `url`"),
+                format!("upstream `{name}` needs exactly one of `stdio`, `url` or `builtin`"),
             );
         }
         check_url(

@@ -50,6 +50,9 @@ pub struct Upstream {
     /// Streamable HTTP (or legacy SSE, see `transport`) endpoint.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub url: Option<String>,
+    /// A server built into the binary, served in-process.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub builtin: Option<Builtin>,
     /// How to speak to `url`.
     #[serde(default)]
     pub transport: UrlTransport,
@@ -63,6 +66,15 @@ pub struct Upstream {
 
 fn default_request_timeout() -> Duration {
     Duration::from_secs(60)
+}
+
+/// The MCP servers built into the binary.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Builtin {
+    /// Tools `echo`, `add` and `current_time`, the resource `demo://readme`, the prompt `greet`:
+    /// something to call in the quickstart with no network and nothing installed.
+    Demo,
 }
 
 /// The HTTP transport of a URL upstream.

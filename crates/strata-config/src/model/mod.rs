@@ -21,8 +21,8 @@ pub use ai::{
 pub use auth::{ApiKey, Auth, Budget, BudgetPeriod, Jwt, KeyLimits, Role};
 pub use duration::Duration;
 pub use mcp::{
-    McpConfig, PrefixMode, StdioUpstream, ToolFilter, ToolOverride, Upstream, UrlTransport,
-    VirtualServer,
+    Builtin, McpConfig, PrefixMode, StdioUpstream, ToolFilter, ToolOverride, Upstream,
+    UrlTransport, VirtualServer,
 };
 
 /// The whole config file.

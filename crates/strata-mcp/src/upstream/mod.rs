@@ -4,6 +4,7 @@
 //! its own `Mcp-Session-Id` for HTTP ones. That keeps upstream state (subscriptions, log levels,
 //! pending server requests) exactly as isolated as it would be without the gateway.
 
+mod builtin;
 pub(crate) mod http;
 mod sse;
 mod stdio;
@@ -168,7 +169,7 @@ pub(crate) struct Connection {
 /// Why a connection could not be made.
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum ConnectError {
-    #[error("upstream `{0}` has neither `stdio` nor `url`")]
+    #[error("upstream `{0}` has no `stdio`, `url` or `builtin`")]
     NoTransport(String),
     #[error("upstream `{name}`: {message}")]
     Transport { name: String, message: String },
@@ -210,6 +211,7 @@ impl Connection {
         });
         let cancel = ctx.cancel.child_token();
         let wire = match (&config.stdio, &config.url) {
+            _ if config.builtin.is_some() => Wire::Stdio(builtin::start(shared.clone(), &cancel)),
             (Some(stdio), _) => Wire::Stdio(
                 stdio::StdioWire::spawn(&config.name, stdio, &ctx.limits, shared.clone(), &cancel)
                     .map_err(|e| ConnectError::transport(&config.name, e))?,

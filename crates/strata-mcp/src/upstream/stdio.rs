@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 use futures_util::StreamExt;
 use serde_json::Value;
 use strata_config::StdioUpstream;
-use tokio::io::AsyncWriteExt;
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use tokio::process::{Child, Command};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
 use tokio_util::codec::{FramedRead, LinesCodec};
@@ -77,11 +77,30 @@ impl StdioWire {
         let mut child = command
             .spawn()
             .map_err(|e| format!("cannot start `{}`: {e}", config.command))?;
-        let (Some(mut stdin), Some(stdout), Some(stderr)) =
+        let (Some(stdin), Some(stdout), Some(stderr)) =
             (child.stdin.take(), child.stdout.take(), child.stderr.take())
         else {
             return Err("the child's pipes are missing".into());
         };
+        let wire = Self::over(stdout, stdin, shared.clone(), cancel);
+        let upstream = name.to_string();
+        tokio::spawn(log_stderr(upstream.clone(), stderr));
+        tokio::spawn(supervise(upstream, child, permit, shared, cancel.clone()));
+        Ok(wire)
+    }
+
+    /// Newline-delimited JSON-RPC over any pair of byte streams (a child's pipes, or an
+    /// in-process server's end of a duplex pipe).
+    pub(crate) fn over<R, W>(
+        reader: R,
+        mut writer: W,
+        shared: Arc<Shared>,
+        cancel: &CancellationToken,
+    ) -> Self
+    where
+        R: AsyncRead + Unpin + Send + 'static,
+        W: AsyncWrite + Unpin + Send + 'static,
+    {
         let (tx, mut rx) = mpsc::unbounded_channel::<Vec<u8>>();
         let writer_cancel = cancel.clone();
         tokio::spawn(async move {
@@ -91,16 +110,13 @@ impl StdioWire {
                     line = rx.recv() => line,
                 };
                 let Some(line) = line else { break };
-                if stdin.write_all(&line).await.is_err() || stdin.flush().await.is_err() {
+                if writer.write_all(&line).await.is_err() || writer.flush().await.is_err() {
                     break;
                 }
             }
         });
-        let upstream = name.to_string();
-        tokio::spawn(log_stderr(upstream.clone(), stderr));
-        tokio::spawn(read_stdout(stdout, shared.clone(), cancel.clone()));
-        tokio::spawn(supervise(upstream, child, permit, shared, cancel.clone()));
-        Ok(Self { tx })
+        tokio::spawn(read_lines(reader, shared, cancel.clone()));
+        Self { tx }
     }
 
     pub(crate) fn send(&self, message: &Value) -> Result<(), String> {
@@ -112,12 +128,12 @@ impl StdioWire {
     }
 }
 
-async fn read_stdout(
-    stdout: tokio::process::ChildStdout,
+async fn read_lines<R: AsyncRead + Unpin>(
+    reader: R,
     shared: Arc<Shared>,
     cancel: CancellationToken,
 ) {
-    let mut lines = FramedRead::new(stdout, LinesCodec::new_with_max_length(MAX_LINE));
+    let mut lines = FramedRead::new(reader, LinesCodec::new_with_max_length(MAX_LINE));
     loop {
         let line = tokio::select! {
             () = cancel.cancelled() => return,

@@ -162,6 +162,7 @@ mod tests {
                     name: (*name).to_string(),
                     stdio: None,
                     url: Some("http://127.0.0.1:1/mcp".into()),
+                    builtin: None,
                     transport: strata_config::UrlTransport::StreamableHttp,
                     headers: BTreeMap::new(),
                     timeout: strata_config::Duration::from_secs(5),
