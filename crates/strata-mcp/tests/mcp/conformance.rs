@@ -9,11 +9,14 @@ use strata_testkit::conformance::{ScenarioResult, SuiteOptions, run_suite};
 
 use crate::harness::Gateway;
 
-fn enabled() -> bool {
+fn enabled(test: &str) -> bool {
     if std::env::var("STRATA_CONFORMANCE").as_deref() == Ok("1") {
         return true;
     }
-    eprintln!("SKIPPED: set STRATA_CONFORMANCE=1 to run the MCP conformance suite (needs npm)");
+    strata_testkit::skip(
+        test,
+        "set STRATA_CONFORMANCE=1 to run the MCP conformance suite (needs npm)",
+    );
     false
 }
 
@@ -82,7 +85,7 @@ async fn compare(options: SuiteOptions, second: bool) {
 
 #[tokio::test]
 async fn the_2025_suite_passes_through_the_gateway_as_it_passes_direct() {
-    if !enabled() {
+    if !enabled("the_2025_suite_passes_through_the_gateway_as_it_passes_direct") {
         return;
     }
     compare(SuiteOptions::default(), false).await;
@@ -90,7 +93,7 @@ async fn the_2025_suite_passes_through_the_gateway_as_it_passes_direct() {
 
 #[tokio::test]
 async fn the_2025_suite_passes_with_server_everything_beside_the_fixture() {
-    if !enabled() {
+    if !enabled("the_2025_suite_passes_with_server_everything_beside_the_fixture") {
         return;
     }
     compare(SuiteOptions::default(), true).await;
@@ -98,7 +101,7 @@ async fn the_2025_suite_passes_with_server_everything_beside_the_fixture() {
 
 #[tokio::test]
 async fn the_2026_stateless_suite_passes_through_the_gateway_as_it_passes_direct() {
-    if !enabled() {
+    if !enabled("the_2026_stateless_suite_passes_through_the_gateway_as_it_passes_direct") {
         return;
     }
     let options = SuiteOptions {
