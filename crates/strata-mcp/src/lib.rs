@@ -28,8 +28,8 @@ use tokio_util::sync::CancellationToken;
 pub use error::McpError;
 pub use virtual_server::BuildError;
 
-/// How often idle sessions are looked for.
-const REAP_EVERY: Duration = Duration::from_secs(15);
+/// How often idle sessions are looked for: a quarter of the idle timeout, within these bounds.
+const REAP_EVERY: (Duration, Duration) = (Duration::from_millis(100), Duration::from_secs(15));
 
 /// What the mcp layer keeps across config reloads: the live sessions (with their upstream
 /// connections and children), the HTTP client and the per-upstream process limits.
@@ -162,7 +162,8 @@ fn state(config: &Config, deps: &Deps) -> Result<http::McpState, McpError> {
         })
         .collect::<Result<HashMap<_, _>, BuildError>>()?;
     if !deps.reaper.swap(true, Ordering::AcqRel) {
-        deps.sessions.spawn_reaper(REAP_EVERY);
+        let every = (mcp.session_idle_timeout.0 / 4).clamp(REAP_EVERY.0, REAP_EVERY.1);
+        deps.sessions.spawn_reaper(every);
     }
     let state = http::McpState {
         servers: Arc::new(servers),

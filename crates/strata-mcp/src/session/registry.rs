@@ -56,7 +56,9 @@ impl Sessions {
             let mut map = self.lock();
             let expired: Vec<String> = map
                 .iter()
-                .filter(|(_, s)| s.is_ended() || s.idle_for() > s.idle_timeout)
+                .filter(|(_, s)| {
+                    s.is_ended() || (s.idle_for() > s.idle_timeout && !s.streams.has_reader())
+                })
                 .map(|(id, _)| id.clone())
                 .collect();
             expired.iter().filter_map(|id| map.remove(id)).collect()

@@ -196,6 +196,12 @@ impl Streams {
         self.reader(stream, after)
     }
 
+    /// Whether a client is connected to any stream of the session (a session whose client
+    /// listens is not idle).
+    pub(crate) fn has_reader(&self) -> bool {
+        self.lock().logs.values().any(|log| log.attached)
+    }
+
     /// Parses an event id of this session: `(stream, seq)`.
     pub(crate) fn parse_event_id(id: &str) -> Option<(u64, u64)> {
         let (stream, seq) = id.split_once('_')?;

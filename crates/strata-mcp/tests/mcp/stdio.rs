@@ -31,8 +31,13 @@ async fn wait_for(what: &str, mut check: impl FnMut() -> bool) {
 }
 
 async fn gateway(tag: &str, max: u32) -> Gateway {
+    gateway_with(tag, max, "30m").await
+}
+
+async fn gateway_with(tag: &str, max: u32, idle: &str) -> Gateway {
     Gateway::start(&format!(
-        "upstreams:
+        "session_idle_timeout: {idle}
+upstreams:
   - {{ name: local, stdio: {{ command: \"{bin}\", args: [--stdio, --tag, {tag}], max_processes: {max} }} }}
 servers:
   - {{ name: solo, upstreams: [local] }}
@@ -108,4 +113,21 @@ async fn a_session_beyond_the_process_limit_is_refused() {
         .await
         .expect("DELETE");
     wait_for("the child to be reaped", || children(&tag).is_empty()).await;
+}
+
+#[tokio::test]
+async fn an_idle_session_ends_and_its_child_is_reaped() {
+    let tag = format!("idle-{}", std::process::id());
+    let gateway = gateway_with(&tag, 4, "1s").await;
+    let mut client = Client::new(gateway.url("solo"));
+    client.initialize("2025-11-25").await;
+    assert_eq!(children(&tag).len(), 1);
+    wait_for("the idle session's child to be reaped", || {
+        children(&tag).is_empty()
+    })
+    .await;
+    let after = client
+        .post(json!({"jsonrpc": "2.0", "id": 1, "method": "ping"}))
+        .await;
+    assert_eq!(after.status, 404, "the idle session is gone");
 }
