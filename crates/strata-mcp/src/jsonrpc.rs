@@ -16,6 +16,8 @@ pub mod code {
     pub const REQUEST_TIMEOUT: i64 = -32001;
     /// MCP: the resource does not exist.
     pub const RESOURCE_NOT_FOUND: i64 = -32002;
+    /// The client cancelled the request (the code LSP and the MCP SDKs use).
+    pub const REQUEST_CANCELLED: i64 = -32800;
     /// The session ended (the upstream went away and could not be restarted).
     pub const CONNECTION_CLOSED: i64 = -32000;
 }

@@ -254,6 +254,8 @@ impl Session {
         };
         let mut params = params.unwrap_or_default();
         params["requestId"] = upstream_id.into();
+        // Stop waiting first, so the upstream closing its stream is not taken for a pause.
+        connection.abandon(upstream_id);
         connection
             .notify("notifications/cancelled", Some(params))
             .await;

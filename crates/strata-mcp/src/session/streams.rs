@@ -283,7 +283,10 @@ impl Reader {
                     // resumes now.
                     Some((seq, Event::Pause { retry })) => {
                         self.cursor = seq;
-                        if seq > log.paused_through {
+                        // A pause already followed by the answer has nothing left to wait for.
+                        let answered =
+                            log.done && log.events.back().is_some_and(|(last, _)| *last > seq);
+                        if seq > log.paused_through && !answered {
                             log.paused_through = seq;
                             return Next::Pause { retry };
                         }

@@ -201,7 +201,11 @@ impl Stream {
         let mut ended = self.drain(response).await;
         let Some(related) = self.related else { return };
         let mut resumes = 0;
-        while !ended.answered && !self.wire.cancel.is_cancelled() {
+        // A request nobody waits for any more (cancelled, timed out) is not resumed.
+        while !ended.answered
+            && !self.wire.cancel.is_cancelled()
+            && self.wire.shared.is_pending(related)
+        {
             let Some(last) = ended.last_event_id.clone() else {
                 self.wire.shared.fail(
                     related,
@@ -222,6 +226,9 @@ impl Stream {
             self.wire.shared.paused(related, ended.retry);
             let wait = ended.retry.map_or(DEFAULT_RETRY, Duration::from_millis);
             tokio::time::sleep(wait).await;
+            if !self.wire.shared.is_pending(related) {
+                return;
+            }
             if let Ok(Some(response)) = self.get(Some(&last)).await {
                 let next = self.drain(response).await;
                 ended = Ended {

@@ -122,6 +122,11 @@ impl Shared {
         });
     }
 
+    /// Whether request `id` still waits for its answer.
+    pub(crate) fn is_pending(&self, id: i64) -> bool {
+        lock(&self.pending).contains_key(&id)
+    }
+
     pub(crate) fn paused(&self, related: i64, retry: Option<u64>) {
         let _ = self.sink.tx.send(Inbound::Paused {
             upstream: self.sink.index,
@@ -326,6 +331,14 @@ impl Connection {
                 ))
             }
         }
+    }
+
+    /// Stops waiting for request `id` (the client cancelled it); its late answer is dropped.
+    pub(crate) fn abandon(&self, id: i64) {
+        self.shared.fail(
+            id,
+            RpcError::new(code::REQUEST_CANCELLED, "the client cancelled the request"),
+        );
     }
 
     pub(crate) async fn notify(&self, method: &str, params: Option<Value>) {

@@ -386,3 +386,76 @@ async fn an_upstream_list_change_reaches_the_standalone_stream() {
     let note = events.next_message().await.expect("a notification");
     assert_eq!(note["method"], "notifications/tools/list_changed", "{note}");
 }
+
+#[tokio::test]
+async fn a_cancelled_request_is_cancelled_upstream_and_not_waited_for() {
+    let fixture = McpFixture::start().await.expect("fixture");
+    let gateway = gateway_for(&fixture).await;
+    let mut client = Client::new(gateway.url("conf"));
+    client.initialize("2025-11-25").await;
+    let marker = format!("cancel-{}", std::process::id());
+    let call = json!({"jsonrpc": "2.0", "id": 77, "method": "tools/call",
+        "params": {"name": "test_slow", "arguments": {"ms": 20000, "marker": marker}}});
+    let slow = client.request(reqwest::Method::POST).json(&call).send();
+    let started = std::time::Instant::now();
+    let cancel = async {
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        let note = json!({"jsonrpc": "2.0", "method": "notifications/cancelled",
+            "params": {"requestId": 77, "reason": "user pressed stop"}});
+        client.post(note).await.status
+    };
+    let (reply, status) = tokio::join!(slow, cancel);
+    assert_eq!(status, 202);
+    let reply = read(reply.expect("POST")).await;
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(5),
+        "the gateway kept waiting"
+    );
+    assert_eq!(
+        reply.last()["error"]["code"],
+        -32800,
+        "{:?}",
+        reply.messages
+    );
+    for _ in 0..100 {
+        if strata_testkit::mcp_fixture::was_cancelled(&marker) {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    panic!("the upstream never saw the cancellation");
+}
+
+#[tokio::test]
+async fn a_request_past_the_upstream_timeout_is_cancelled_and_answered() {
+    let fixture = McpFixture::start().await.expect("fixture");
+    let gateway = Gateway::start(&format!(
+        "upstreams:\n  - {{ name: fixture, url: \"{}\", timeout: 300ms }}\nservers:\n  - {{ name: conf, upstreams: [fixture] }}\n",
+        fixture.url()
+    ))
+    .await;
+    let mut client = Client::new(gateway.url("conf"));
+    client.initialize("2025-11-25").await;
+    let marker = format!("timeout-{}", std::process::id());
+    let result = client
+        .call(
+            "tools/call",
+            json!({"name": "test_slow", "arguments": {"ms": 20000, "marker": marker}}),
+        )
+        .await;
+    assert_eq!(result["error"]["code"], -32001, "{result}");
+    assert!(
+        result["error"]["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("300ms"),
+        "{result}"
+    );
+    for _ in 0..100 {
+        if strata_testkit::mcp_fixture::was_cancelled(&marker) {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    panic!("the upstream never saw the cancellation");
+}

@@ -59,8 +59,44 @@ pub async fn call(
             .await
         }
         "test_reconnection" => reconnection(cx, sessions).await,
+        "test_slow" => slow(cx, args).await,
         _ => return None,
     })
+}
+
+/// Markers of `test_slow` calls that were cancelled before they finished.
+static CANCELLED: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+
+/// Whether a `test_slow` call with this `marker` saw its cancellation.
+#[must_use]
+pub fn was_cancelled(marker: &str) -> bool {
+    CANCELLED
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .iter()
+        .any(|m| m == marker)
+}
+
+/// Sleeps `ms` milliseconds (default 5000) unless the call is cancelled first, in which case
+/// its `marker` is recorded.
+async fn slow(
+    cx: &RequestContext<RoleServer>,
+    args: Option<&rmcp::model::JsonObject>,
+) -> CallToolResult {
+    let ms = args
+        .and_then(|a| a.get("ms"))
+        .and_then(Value::as_u64)
+        .unwrap_or(5000);
+    let marker = str_arg(args, "marker").unwrap_or_default().to_owned();
+    tokio::select! {
+        () = tokio::time::sleep(Duration::from_millis(ms)) => {
+            CallToolResult::success(vec![ContentBlock::text(format!("slept {ms} ms"))])
+        }
+        () = cx.ct.cancelled() => {
+            CANCELLED.lock().unwrap_or_else(std::sync::PoisonError::into_inner).push(marker);
+            CallToolResult::success(vec![ContentBlock::text("cancelled")])
+        }
+    }
 }
 
 async fn logging(cx: &RequestContext<RoleServer>) -> CallToolResult {

@@ -19,6 +19,7 @@ mod tools;
 pub use diagnostics::Registry;
 pub use handler::Fixture;
 pub use http::{FixtureServer, MCP_PATH, router, serve_stdio};
+pub use interactive::was_cancelled;
 pub use sessions::FixtureSessions;
 
 /// The `strata-mcp-fixture` binary, brought up to date by `cargo build` on first use (a no-op

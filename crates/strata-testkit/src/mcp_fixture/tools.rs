@@ -63,6 +63,14 @@ pub fn list() -> Vec<Tool> {
         })),
     ));
     tools.push(Tool::new(
+        "test_slow",
+        "Sleeps `ms` milliseconds unless cancelled (records `marker` when it is)",
+        object(json!({
+            "type": "object",
+            "properties": { "ms": { "type": "integer" }, "marker": { "type": "string" } }
+        })),
+    ));
+    tools.push(Tool::new(
         "test_elicitation",
         "Asks the client for user input",
         object(json!({
