@@ -30,7 +30,12 @@ pub(crate) fn id_key(id: &Value) -> String {
 #[derive(Debug)]
 struct Slot {
     connection: RwLock<Option<Arc<Connection>>>,
+    /// Woken when the connection was replaced (re-initialised) or given up.
+    replaced: tokio::sync::Notify,
 }
+
+/// How long a request waits for an upstream that is being re-initialised.
+const RECONNECT_WAIT: Duration = Duration::from_secs(10);
 
 /// A request an upstream sent that waits for the client's answer.
 #[derive(Debug, Clone)]
@@ -125,6 +130,7 @@ impl Session {
         let slots = results
             .into_iter()
             .map(|result| Slot {
+                replaced: tokio::sync::Notify::new(),
                 connection: RwLock::new(match result {
                     Ok(connection) => Some(Arc::new(connection)),
                     Err(error) => {
@@ -159,23 +165,62 @@ impl Session {
             context,
         });
         tokio::spawn(relay::run(Arc::downgrade(&session), rx));
+        for index in 0..session.slots.len() {
+            if let Some(connection) = session.upstream(index) {
+                connection.order_answers();
+            }
+        }
         Ok(session)
+    }
+
+    /// The connection to upstream `index`, live or not (its negotiated capabilities stay
+    /// readable while it is re-initialised).
+    pub(crate) fn upstream(&self, index: usize) -> Option<Arc<Connection>> {
+        let slot = self.slots.get(index)?;
+        slot.connection
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
     }
 
     /// The live connection to upstream `index`.
     pub(crate) fn connection(&self, index: usize) -> Option<Arc<Connection>> {
-        let slot = self.slots.get(index)?;
-        let connection = slot
-            .connection
-            .read()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        connection.clone().filter(|c| !c.is_closed())
+        self.upstream(index).filter(|c| !c.is_closed())
     }
 
-    /// Indexes of the upstreams with a live connection.
+    /// The live connection to upstream `index`, waiting while a dead one is re-initialised:
+    /// a request never sees the session half-alive.
+    async fn ready(&self, index: usize) -> Option<Arc<Connection>> {
+        let slot = self.slots.get(index)?;
+        let deadline = tokio::time::Instant::now() + RECONNECT_WAIT;
+        loop {
+            let replaced = slot.replaced.notified();
+            if let Some(connection) = self.connection(index) {
+                return Some(connection);
+            }
+            if self.upstream(index).is_none() || self.is_ended() {
+                return None;
+            }
+            if tokio::time::timeout_at(deadline, replaced).await.is_err() {
+                return None;
+            }
+        }
+    }
+
+    /// The upstreams that offer `capability` (`tools`, `resources`, `logging`…), in order.
+    pub(crate) fn offering(&self, capability: &str) -> Vec<usize> {
+        (0..self.slots.len())
+            .filter(|i| {
+                self.upstream(*i)
+                    .is_some_and(|c| c.negotiated.capabilities.get(capability).is_some())
+            })
+            .collect()
+    }
+
+    /// Indexes of the upstreams the session has (live, or being re-initialised).
     pub(crate) fn live_upstreams(&self) -> Vec<usize> {
         (0..self.slots.len())
-            .filter(|i| self.connection(*i).is_some())
+            .filter(|i| self.upstream(*i).is_some())
             .collect()
     }
 
@@ -201,7 +246,7 @@ impl Session {
         method: &str,
         params: Option<Value>,
     ) -> Result<Value, RpcError> {
-        let connection = self.connection(index).ok_or_else(|| {
+        let connection = self.ready(index).await.ok_or_else(|| {
             RpcError::new(
                 code::CONNECTION_CLOSED,
                 format!("upstream `{}` is not connected", self.upstream_name(index)),
@@ -310,11 +355,15 @@ impl Session {
         let connections: Vec<_> = (0..self.slots.len())
             .filter_map(|i| self.connection(i))
             .collect();
+        // Ended first, so that upstreams closing now are not taken for failures to recover.
+        self.cancel.cancel();
         for connection in connections {
             connection.shutdown().await;
         }
-        self.cancel.cancel();
         self.streams.close_all();
+        for slot in &self.slots {
+            slot.replaced.notify_waiters();
+        }
     }
 
     /// Re-initialises upstream `index` after its connection died, with backoff. `false` when it
@@ -335,12 +384,14 @@ impl Session {
             let params = upstream_init_params(&self.init_params);
             match Connection::connect(config, &params, sink, &self.context).await {
                 Ok(connection) => {
+                    connection.order_answers();
                     let slot = &self.slots[index];
                     *slot
                         .connection
                         .write()
                         .unwrap_or_else(std::sync::PoisonError::into_inner) =
                         Some(Arc::new(connection));
+                    slot.replaced.notify_waiters();
                     tracing::info!(upstream = %config.name, attempt, "upstream re-initialised");
                     return true;
                 }

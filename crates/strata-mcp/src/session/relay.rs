@@ -39,6 +39,9 @@ pub(super) async fn run(session: Weak<Session>, mut inbound: mpsc::UnboundedRece
                     session.streams.push(stream, Event::Pause { retry });
                 }
             }
+            Inbound::Answer { waiter, answer } => {
+                let _ = waiter.send(answer);
+            }
             Inbound::Closed { upstream, reason } => {
                 tracing::warn!(session = %session.id, upstream = %session.upstream_name(upstream), %reason, "upstream connection lost");
                 tokio::spawn(recover(session, upstream));

@@ -42,6 +42,11 @@ pub(crate) enum Inbound {
     },
     /// The connection is gone (the child exited, the HTTP session expired).
     Closed { upstream: usize, reason: String },
+    /// An answer, queued behind the messages that came before it.
+    Answer {
+        waiter: oneshot::Sender<Answer>,
+        answer: Answer,
+    },
 }
 
 /// What the upstream agreed to in `initialize`.
@@ -91,6 +96,9 @@ pub(crate) struct Shared {
     pending: Mutex<HashMap<i64, oneshot::Sender<Answer>>>,
     sink: Sink,
     closed: AtomicBool,
+    /// Answers go through the session's queue (set once the handshake is done and the
+    /// session's relay runs).
+    ordered: AtomicBool,
 }
 
 impl Shared {
@@ -105,13 +113,21 @@ impl Shared {
         };
         if let Message::Response { id, outcome } = message {
             let waiter = id.as_i64().and_then(|id| lock(&self.pending).remove(&id));
-            match waiter {
-                Some(waiter) => {
-                    let _ = waiter.send(Answer { outcome, streamed });
-                }
-                None => {
-                    tracing::debug!(upstream = self.sink.index, %id, "response to no pending request")
-                }
+            let Some(waiter) = waiter else {
+                tracing::debug!(upstream = self.sink.index, %id, "response to no pending request");
+                return;
+            };
+            let answer = Answer { outcome, streamed };
+            if !self.ordered.load(Ordering::Acquire) {
+                let _ = waiter.send(answer);
+                return;
+            }
+            // Through the session's queue, behind the notifications the upstream sent before
+            // it: progress must not arrive after the result it belongs to.
+            if let Err(mpsc::error::SendError(Inbound::Answer { waiter, answer })) =
+                self.sink.tx.send(Inbound::Answer { waiter, answer })
+            {
+                let _ = waiter.send(answer);
             }
             return;
         }
@@ -213,6 +229,7 @@ impl Connection {
             pending: Mutex::new(HashMap::new()),
             sink,
             closed: AtomicBool::new(false),
+            ordered: AtomicBool::new(false),
         });
         let cancel = ctx.cancel.child_token();
         let wire = match (&config.stdio, &config.url) {
@@ -365,6 +382,12 @@ impl Connection {
                 );
             }
         }
+    }
+
+    /// From now on answers are delivered in order with the upstream's other messages; the
+    /// session's relay must be running.
+    pub(crate) fn order_answers(&self) {
+        self.shared.ordered.store(true, Ordering::Release);
     }
 
     /// Whether the connection has died.

@@ -49,15 +49,10 @@ pub(crate) async fn handle(
         }
         "completion/complete" => complete(session, stream, id, params).await,
         "logging/setLevel" => {
-            for index in session.live_upstreams() {
-                let logs = session
-                    .connection(index)
-                    .is_some_and(|c| c.negotiated.capabilities.get("logging").is_some());
-                if logs {
-                    session
-                        .forward(index, stream, id, method, params.clone())
-                        .await?;
-                }
+            for index in session.offering("logging") {
+                session
+                    .forward(index, stream, id, method, params.clone())
+                    .await?;
             }
             Ok(json!({}))
         }
@@ -152,15 +147,7 @@ async fn by_resource(
     if let Some(index) = resource_owner(session, uri) {
         return session.forward(index, stream, id, method, params).await;
     }
-    let candidates: Vec<usize> = session
-        .live_upstreams()
-        .into_iter()
-        .filter(|i| {
-            session
-                .connection(*i)
-                .is_some_and(|c| c.negotiated.capabilities.get("resources").is_some())
-        })
-        .collect();
+    let candidates = session.offering("resources");
     let mut last = RpcError::new(
         code::RESOURCE_NOT_FOUND,
         format!("resource not found: {uri}"),

@@ -48,12 +48,10 @@ impl Kind {
 
 /// The upstreams that offer `kind`, from index `from` on.
 fn offering(session: &Session, kind: Kind, from: usize) -> impl Iterator<Item = usize> + '_ {
-    session.live_upstreams().into_iter().filter(move |i| {
-        *i >= from
-            && session
-                .connection(*i)
-                .is_some_and(|c| c.negotiated.capabilities.get(kind.capability()).is_some())
-    })
+    session
+        .offering(kind.capability())
+        .into_iter()
+        .filter(move |i| *i >= from)
 }
 
 /// One page of a merged list.

@@ -4,6 +4,7 @@
 
 mod check;
 mod harness;
+mod mcp_sdk;
 mod mcp_stdio;
 mod reload;
 mod sdk;
