@@ -79,27 +79,7 @@ impl Cli {
                     log_format: self.log_format,
                     log_level: self.log_level,
                 };
-                let runtime = match tokio::runtime::Builder::new_multi_thread()
-                    .enable_all()
-                    .build()
-                {
-                    Ok(rt) => rt,
-                    Err(e) => {
-                        eprintln!("error: cannot start the async runtime: {e}");
-                        return ExitCode::FAILURE;
-                    }
-                };
-                match runtime.block_on(strata_app::mcp_stdio(options)) {
-                    Ok(()) => ExitCode::SUCCESS,
-                    Err(AppError::Config(errors)) => {
-                        eprint!("{errors}");
-                        ExitCode::FAILURE
-                    }
-                    Err(e) => {
-                        eprintln!("error: {e}");
-                        ExitCode::FAILURE
-                    }
-                }
+                run_async(strata_app::mcp_stdio(options), "strata mcp-stdio")
             }
             Command::Serve { config, mut layers } => {
                 layers.sort();
@@ -110,29 +90,36 @@ impl Cli {
                     log_format: self.log_format,
                     log_level: self.log_level,
                 };
-                let runtime = match tokio::runtime::Builder::new_multi_thread()
-                    .enable_all()
-                    .build()
-                {
-                    Ok(rt) => rt,
-                    Err(e) => {
-                        eprintln!("error: cannot start the async runtime: {e}");
-                        return ExitCode::FAILURE;
-                    }
-                };
-                match runtime.block_on(strata_app::serve(options)) {
-                    Ok(()) => ExitCode::SUCCESS,
-                    Err(AppError::Config(errors)) => {
-                        eprint!("{errors}");
-                        eprintln!("strata serve: refusing to start with an invalid config");
-                        ExitCode::FAILURE
-                    }
-                    Err(e) => {
-                        eprintln!("error: {e}");
-                        ExitCode::FAILURE
-                    }
-                }
+                run_async(strata_app::serve(options), "strata serve")
             }
+        }
+    }
+}
+
+/// Runs a command's future on a multi-threaded runtime and turns its outcome into an exit code;
+/// config errors are printed one per line.
+#[allow(clippy::print_stderr)]
+fn run_async(command: impl Future<Output = Result<(), AppError>>, name: &str) -> ExitCode {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(command) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(AppError::Config(errors)) => {
+            eprint!("{errors}");
+            eprintln!("{name}: refusing to start with an invalid config");
+            ExitCode::FAILURE
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
         }
     }
 }

@@ -1,23 +1,11 @@
 //! Virtual servers over several upstreams: prefixes, filters, overrides, a composite cursor,
 //! and routing by name and URI.
 
-use serde_json::{Value, json};
+use serde_json::json;
 use strata_testkit::McpFixture;
 use strata_testkit::mcp_fixture::fixture_binary;
 
-use crate::harness::{Client, Gateway};
-
-fn names(list: &Value, key: &str) -> Vec<String> {
-    list[key]
-        .as_array()
-        .map(|items| {
-            items
-                .iter()
-                .filter_map(|t| t["name"].as_str().map(String::from))
-                .collect()
-        })
-        .unwrap_or_default()
-}
+use crate::harness::{Client, Gateway, names};
 
 async fn two_upstreams(server: &str) -> (McpFixture, Gateway) {
     let fixture = McpFixture::start().await.expect("fixture");

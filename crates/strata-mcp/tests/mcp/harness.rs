@@ -123,6 +123,41 @@ impl Client {
         read(response).await
     }
 
+    /// POSTs `body` with one extra header.
+    pub async fn post_with(&self, header: (&str, &str), body: &Value) -> Reply {
+        let response = self
+            .request(reqwest::Method::POST)
+            .header(header.0, header.1)
+            .json(body)
+            .send()
+            .await
+            .expect("POST");
+        read(response).await
+    }
+
+    /// Calls `tools/call test_sampling` as request `id`, answers the sampling request it causes
+    /// with `text`, and returns the tool's result message.
+    pub async fn sample_through(&self, id: i64, text: &str) -> Value {
+        let call = json!({"jsonrpc": "2.0", "id": id, "method": "tools/call",
+            "params": {"name": "test_sampling", "arguments": {"prompt": "Say hi"}}});
+        let response = self
+            .request(reqwest::Method::POST)
+            .json(&call)
+            .send()
+            .await
+            .expect("POST");
+        let mut events = Events::new(response);
+        let request = events.next_message().await.expect("a server request");
+        assert_eq!(request["method"], "sampling/createMessage", "{request}");
+        let answer = json!({"jsonrpc": "2.0", "id": request["id"], "result": {
+            "role": "assistant", "content": {"type": "text", "text": text},
+            "model": "test-model", "stopReason": "endTurn"}});
+        assert_eq!(self.post(answer).await.status, 202);
+        let result = events.next_message().await.expect("the tool result");
+        assert_eq!(result["id"], id);
+        result
+    }
+
     /// A request with a fresh id; returns its result (or the error object).
     pub async fn call(&self, method: &str, params: Value) -> Value {
         let reply = self
@@ -134,6 +169,19 @@ impl Client {
             .cloned()
             .unwrap_or_else(|| json!({ "error": last["error"] }))
     }
+}
+
+/// The `name`s of a list result's items (`tools`, `prompts`).
+pub fn names(list: &Value, key: &str) -> Vec<String> {
+    list[key]
+        .as_array()
+        .map(|items| {
+            items
+                .iter()
+                .filter_map(|t| t["name"].as_str().map(String::from))
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 /// Reads a response body: one JSON message, or every message of an SSE stream.

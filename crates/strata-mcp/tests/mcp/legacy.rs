@@ -88,22 +88,6 @@ async fn a_legacy_sse_upstream_serves_calls_and_server_requests() {
         .await;
     assert_eq!(text["content"][0]["type"], "text", "{text}");
 
-    let call = json!({"jsonrpc": "2.0", "id": 8, "method": "tools/call",
-        "params": {"name": "test_sampling", "arguments": {"prompt": "Say hi"}}});
-    let response = client
-        .request(reqwest::Method::POST)
-        .json(&call)
-        .send()
-        .await
-        .expect("POST");
-    let mut events = Events::new(response);
-    let request = events.next_message().await.expect("a server request");
-    assert_eq!(request["method"], "sampling/createMessage", "{request}");
-    let answer = json!({"jsonrpc": "2.0", "id": request["id"], "result": {
-        "role": "assistant", "content": {"type": "text", "text": "via-two-gateways"},
-        "model": "m", "stopReason": "endTurn"}});
-    assert_eq!(client.post(answer).await.status, 202);
-    let result = events.next_message().await.expect("the tool result");
-    assert_eq!(result["id"], 8);
+    let result = client.sample_through(8, "via-two-gateways").await;
     assert!(result.to_string().contains("via-two-gateways"), "{result}");
 }

@@ -129,30 +129,16 @@ async fn foreign_hosts_and_origins_are_refused() {
     let gateway = gateway_for(&fixture).await;
     let client = Client::new(gateway.url("conf"));
     let init = json!({"jsonrpc": "2.0", "id": 0, "method": "initialize", "params": {"protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "x", "version": "1"}}});
-    let host = client
-        .request(reqwest::Method::POST)
-        .header("host", "evil.example.com")
-        .json(&init)
-        .send()
-        .await
-        .expect("POST");
-    assert_eq!(host.status(), 403);
+    let host = client.post_with(("host", "evil.example.com"), &init).await;
+    assert_eq!(host.status, 403);
     let origin = client
-        .request(reqwest::Method::POST)
-        .header("origin", "http://evil.example.com")
-        .json(&init)
-        .send()
-        .await
-        .expect("POST");
-    assert_eq!(origin.status(), 403);
+        .post_with(("origin", "http://evil.example.com"), &init)
+        .await;
+    assert_eq!(origin.status, 403);
     let local = client
-        .request(reqwest::Method::POST)
-        .header("origin", "http://localhost:3000")
-        .json(&init)
-        .send()
-        .await
-        .expect("POST");
-    assert_eq!(local.status(), 200);
+        .post_with(("origin", "http://localhost:3000"), &init)
+        .await;
+    assert_eq!(local.status, 200);
 }
 
 #[tokio::test]
@@ -265,23 +251,7 @@ async fn a_sampling_request_reaches_the_client_and_its_answer_the_upstream() {
     let gateway = gateway_for(&fixture).await;
     let mut client = Client::new(gateway.url("conf"));
     client.initialize("2025-11-25").await;
-    let call = json!({"jsonrpc": "2.0", "id": 7, "method": "tools/call",
-        "params": {"name": "test_sampling", "arguments": {"prompt": "Say hi"}}});
-    let response = client
-        .request(reqwest::Method::POST)
-        .json(&call)
-        .send()
-        .await
-        .expect("POST");
-    let mut events = Events::new(response);
-    let request = events.next_message().await.expect("a server request");
-    assert_eq!(request["method"], "sampling/createMessage", "{request}");
-    let answer = json!({"jsonrpc": "2.0", "id": request["id"], "result": {
-        "role": "assistant", "content": {"type": "text", "text": "sampled-by-the-client"},
-        "model": "test-model", "stopReason": "endTurn"}});
-    assert_eq!(client.post(answer).await.status, 202);
-    let result = events.next_message().await.expect("the tool result");
-    assert_eq!(result["id"], 7);
+    let result = client.sample_through(7, "sampled-by-the-client").await;
     assert!(
         result.to_string().contains("sampled-by-the-client"),
         "{result}"
