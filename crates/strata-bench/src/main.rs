@@ -1,8 +1,10 @@
 //! Benchmark tools (not tests): a zero-latency OpenAI-compatible upstream, and a load
 //! generator that prints latency percentiles and throughput as JSON. `bench/ai.sh` drives
-//! them against the upstream directly, through Strata, and through LiteLLM.
+//! them against the upstream directly, through Strata, and through LiteLLM. The `mcp-*`
+//! commands do the same for the mcp layer (`bench/mcp.sh`).
 
 mod load;
+mod mcp;
 mod upstream;
 
 use clap::{Parser, Subcommand};
@@ -20,6 +22,12 @@ enum Command {
     Upstream(upstream::Args),
     /// Send chat completions over N keep-alive connections and report latency.
     Load(load::Args),
+    /// Serve a minimal MCP server (Streamable HTTP, plain JSON answers) as fast as possible.
+    McpUpstream(mcp::upstream::Args),
+    /// Loop `tools/call` over N MCP sessions and report latency.
+    McpLoad(mcp::load::Args),
+    /// Open N idle MCP sessions and report the memory they cost a process.
+    McpSessions(mcp::sessions::Args),
 }
 
 fn main() -> std::process::ExitCode {
@@ -38,6 +46,9 @@ fn main() -> std::process::ExitCode {
         match cli.command {
             Command::Upstream(args) => upstream::run(args).await,
             Command::Load(args) => load::run(args).await,
+            Command::McpUpstream(args) => mcp::upstream::run(args).await,
+            Command::McpLoad(args) => mcp::load::run(args).await,
+            Command::McpSessions(args) => mcp::sessions::run(args).await,
         }
     });
     match result {

@@ -1,0 +1,115 @@
+#!/usr/bin/env bash
+# Benchmark of the mcp layer (a script, not a test). `tools/call` over N MCP sessions against
+# a fast Streamable HTTP upstream (plain JSON answers): going direct to it and through Strata
+# at /mcp/bench, in the same run and on the same machine (load generator included). Then the
+# memory an idle session costs the gateway.
+#
+#   bash bench/mcp.sh [seconds-per-run]        (default 10)
+#
+# SESSIONS (default 32), RATE (fixed-rate runs, calls/s, default 2000) and IDLE (sessions
+# opened for the memory figure, default 1000) can be set in the environment.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+secs="${1:-10}"
+sessions="${SESSIONS:-32}"
+rate="${RATE:-2000}"
+idle="${IDLE:-1000}"
+target="${CARGO_TARGET_DIR:-target}"
+work="$(mktemp -d)"
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$work"; }
+trap cleanup EXIT
+
+cargo build --release -q -p strata -p strata-bench
+bench="$target/release/strata-bench"
+strata="$target/release/strata"
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+wait_port() { for _ in $(seq 1 300); do (echo > "/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0; sleep 0.1; done; echo "port $1 never opened" >&2; exit 1; }
+
+up=$(free_port); up_get=$(free_port)
+ai=$(free_port); mcp=$(free_port); agent=$(free_port); admin=$(free_port)
+
+# The fast upstream; a second one that also holds each session's GET stream open, as
+# servers that can notify do (the gateway then keeps one more connection per session).
+"$bench" mcp-upstream --addr "127.0.0.1:$up" & upid=$!; pids+=($upid)
+"$bench" mcp-upstream --addr "127.0.0.1:$up_get" --standalone-stream & pids+=($!)
+wait_port "$up"; wait_port "$up_get"
+
+cat > "$work/strata.yaml" <<YAML
+listeners: { ai: 127.0.0.1:$ai, mcp: 127.0.0.1:$mcp, agent: 127.0.0.1:$agent, admin: 127.0.0.1:$admin }
+storage: { url: "sqlite://$work/strata.db" }
+mcp:
+  upstreams:
+    - { name: fast, url: "http://127.0.0.1:$up/mcp" }
+    - { name: fast-get, url: "http://127.0.0.1:$up_get/mcp" }
+  servers:
+    - { name: bench, upstreams: [fast], prefix: never }
+    - { name: bench-get, upstreams: [fast-get], prefix: never }
+YAML
+spid=""
+start_strata() {
+  "$strata" serve --config "$work/strata.yaml" --layers mcp --log-level warn > /dev/null 2>> "$work/strata.log" & spid=$!; pids+=($spid)
+  wait_port "$mcp"
+}
+stop_strata() { kill "$spid"; wait "$spid" 2>/dev/null || true; }
+
+# Everything shares the machine: other busy processes move the figures a lot.
+echo "# $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg)"
+direct="http://127.0.0.1:$up/mcp"
+through="http://127.0.0.1:$mcp/mcp/bench"
+
+# Memory first, each on a fresh gateway, after a small warm-up run (so that one-time
+# allocations such as the upstream connection pool and worker buffers are not counted
+# per session).
+echo "# memory per idle session ($idle sessions, initialize only, kept open)"
+idle_sessions() {
+  start_strata
+  "$bench" mcp-sessions --url "$1" --pid "$spid" --count 64 --settle-seconds 1 > /dev/null
+  "$bench" mcp-sessions --url "$1" --pid "$spid" --count "$idle" --label "$2"
+  stop_strata
+}
+idle_sessions "$through" "upstream without GET stream" > "$work/m.json"; m=$(cat "$work/m.json"); echo "$m"
+idle_sessions "http://127.0.0.1:$mcp/mcp/bench-get" "upstream holding a GET stream" > "$work/mg.json"; mg=$(cat "$work/mg.json"); echo "$mg"
+
+start_strata
+load() { "$bench" mcp-load --sessions "$sessions" --seconds "$secs" "$@"; }
+echo "# closed loop, $sessions sessions, ${secs}s each"
+d=$(load --url "$direct" --cpu-pid "$upid" --label direct); echo "$d"
+s=$(load --url "$through" --cpu-pid "$spid" --cpu-pid "$upid" --label strata); echo "$s"
+echo "# fixed rate $rate calls/s over $sessions sessions"
+dr=$(load --url "$direct" --rate "$rate" --cpu-pid "$upid" --label direct); echo "$dr"
+sr=$(load --url "$through" --rate "$rate" --cpu-pid "$spid" --cpu-pid "$upid" --label strata); echo "$sr"
+
+if grep -q . "$work/strata.log"; then echo "# strata log (warn and above)"; tail -n 20 "$work/strata.log"; fi
+
+python3 - "$d" "$s" "$dr" "$sr" "$m" "$mg" <<'PY'
+import json, sys
+d, s, dr, sr, m, mg = (json.loads(a) for a in sys.argv[1:7])
+def lat(r):
+    return f"{r['p50_ms']} / {r['p90_ms']} / {r['p99_ms']} / {r['max_ms']}"
+def verdict(ok):
+    return "met" if ok else "**not met**"
+add50, add99 = s["p50_ms"] - d["p50_ms"], s["p99_ms"] - d["p99_ms"]
+radd50, radd99 = sr["p50_ms"] - dr["p50_ms"], sr["p99_ms"] - dr["p99_ms"]
+print()
+print(f"| measurement ({d['sessions']} sessions) | direct | Strata | result |")
+print("|---|---|---|---|")
+print(f"| closed loop: calls/s | {d['calls_per_s']:.0f} | {s['calls_per_s']:.0f} | Strata = {s['calls_per_s']/d['calls_per_s']:.0%} of direct |")
+print(f"| closed loop: p50 / p90 / p99 / max ms | {lat(d)} | {lat(s)} | added p50 {add50:.3f} ms, p99 {add99:.3f} ms |")
+print(f"| {dr['rate']} calls/s: p50 / p90 / p99 / max ms | {lat(dr)} | {lat(sr)} | added p50 {radd50:.3f} ms, p99 {radd99:.3f} ms |")
+print(f"| CPU per call, closed loop (µs) | upstream {d['cpu_us_per_call'][0]} | gateway {s['cpu_us_per_call'][0]} (+ upstream {s['cpu_us_per_call'][1]}) | |")
+print(f"| CPU per call, {dr['rate']} calls/s (µs) | upstream {dr['cpu_us_per_call'][0]} | gateway {sr['cpu_us_per_call'][0]} (+ upstream {sr['cpu_us_per_call'][1]}) | |")
+for r in (m, mg):
+    print(f"| idle session memory, {r['label']} | | **{r['kib_per_session']} KiB/session** | RSS {r['rss_before_kib']} → {r['rss_after_kib']} KiB with {r['sessions']} sessions, {r['rss_after_end_kib']} KiB after DELETE |")
+print()
+print("| target | measured | verdict |")
+print("|---|---|---|")
+print(f"| added p50 <= 0.3 ms | closed loop +{add50:.3f} ms; {dr['rate']}/s +{radd50:.3f} ms | closed loop {verdict(add50 <= 0.3)}; fixed rate {verdict(radd50 <= 0.3)} |")
+print(f"| added p99 <= 2 ms | closed loop +{add99:.3f} ms; {dr['rate']}/s +{radd99:.3f} ms | closed loop {verdict(add99 <= 2)}; fixed rate {verdict(radd99 <= 2)} |")
+print(f"| >= 5,000 calls/s through the gateway | {s['calls_per_s']:.0f} | {verdict(s['calls_per_s'] >= 5000)} |")
+for r in (d, s, dr, sr, m, mg):
+    if r.get("errors"):
+        print(f"errors: {r['label']} {r['errors']} (first: {r.get('first_error')})", file=sys.stderr)
+PY
