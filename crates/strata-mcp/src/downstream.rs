@@ -3,6 +3,8 @@
 //! legacy HTTP+SSE transport and the stdio bridge (`duplex.rs`) only differ in how messages
 //! travel.
 
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 
 use serde_json::Value;
@@ -45,6 +47,26 @@ pub(crate) async fn initialize(
     Ok((session, result))
 }
 
+/// The work of one request: its answer, and what the upstreams send about it, go to `stream`.
+pub(crate) type Work = Pin<Box<dyn Future<Output = ()> + Send>>;
+
+/// Opens the request's stream and returns it with the work that answers on it.
+pub(crate) fn request_work(
+    session: &Arc<Session>,
+    id: Value,
+    method: String,
+    params: Option<Value>,
+) -> (u64, Work) {
+    let stream = session.streams.open();
+    let worker = session.clone();
+    let work = Box::pin(async move {
+        let outcome = virtual_server::handle(&worker, stream, &id, &method, params).await;
+        let response = jsonrpc::response(id, outcome);
+        worker.streams.finish(stream, response.to_string().into());
+    });
+    (stream, work)
+}
+
 /// Starts work on a request in its own task (a client that goes away does not cancel it) and
 /// returns the stream its messages and its answer go to.
 pub(crate) fn start_request(
@@ -53,14 +75,22 @@ pub(crate) fn start_request(
     method: String,
     params: Option<Value>,
 ) -> u64 {
-    let stream = session.streams.open();
-    let worker = session.clone();
-    tokio::spawn(async move {
-        let outcome = virtual_server::handle(&worker, stream, &id, &method, params).await;
-        let response = jsonrpc::response(id, outcome);
-        worker.streams.finish(stream, response.to_string().into());
-    });
+    let (stream, work) = request_work(session, id, method, params);
+    tokio::spawn(work);
     stream
+}
+
+/// Work run in the caller's task until the caller stops waiting for it: if the caller is
+/// dropped first (the client disconnected), the rest runs in a task of its own, because a
+/// disconnect is not a cancellation.
+pub(crate) struct Detached(pub Option<Work>);
+
+impl Drop for Detached {
+    fn drop(&mut self) {
+        if let Some(work) = self.0.take() {
+            tokio::spawn(work);
+        }
+    }
 }
 
 /// A notification or an answer from the client (anything but a request).

@@ -18,7 +18,7 @@ use crate::virtual_server::VirtualServer;
 /// One client connection.
 #[derive(Debug)]
 pub(crate) struct Duplex {
-    state: McpState,
+    state: Arc<McpState>,
     server: Arc<VirtualServer>,
     out: mpsc::UnboundedSender<Arc<str>>,
     session: Mutex<Option<Arc<Session>>>,
@@ -27,7 +27,7 @@ pub(crate) struct Duplex {
 impl Duplex {
     /// A connection whose outgoing messages are sent to `out`.
     pub(crate) fn new(
-        state: McpState,
+        state: Arc<McpState>,
         server: Arc<VirtualServer>,
         out: mpsc::UnboundedSender<Arc<str>>,
     ) -> Self {

@@ -105,7 +105,7 @@ where
     use futures_util::StreamExt;
     use tokio::io::AsyncWriteExt;
 
-    let state = state(config, deps)?;
+    let state = Arc::new(state(config, deps)?);
     let virtual_server = state.server(server)?.clone();
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Arc<str>>();
     let writer = tokio::spawn(async move {

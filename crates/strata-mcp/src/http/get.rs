@@ -1,6 +1,8 @@
 //! GET `/mcp/{server}` opens the session's standalone stream or, with `Last-Event-ID`, resumes
 //! any stream of the session where the client lost it. DELETE ends the session.
 
+use std::sync::Arc;
+
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -11,7 +13,7 @@ use crate::McpError;
 use crate::session::streams::{OpenError, STANDALONE, Streams};
 
 pub(super) async fn open(
-    State(state): State<McpState>,
+    State(state): State<Arc<McpState>>,
     Path(server): Path<String>,
     headers: HeaderMap,
 ) -> Result<Response, McpError> {
@@ -46,7 +48,7 @@ pub(super) async fn open(
 }
 
 pub(super) async fn delete(
-    State(state): State<McpState>,
+    State(state): State<Arc<McpState>>,
     Path(server): Path<String>,
     headers: HeaderMap,
 ) -> Result<Response, McpError> {

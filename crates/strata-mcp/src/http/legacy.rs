@@ -57,7 +57,7 @@ pub(super) struct SessionQuery {
 }
 
 pub(super) async fn open(
-    State(state): State<McpState>,
+    State(state): State<Arc<McpState>>,
     Path(server): Path<String>,
     headers: HeaderMap,
 ) -> Result<Response, McpError> {
@@ -69,7 +69,7 @@ pub(super) async fn open(
     state.legacy.lock().insert(id.clone(), duplex);
     let endpoint = format!("event: endpoint\ndata: /mcp/{server}/message?sessionId={id}\n\n");
     let closer = Closer {
-        connections: state.legacy,
+        connections: state.legacy.clone(),
         id,
     };
     let first =
@@ -94,7 +94,7 @@ pub(super) async fn open(
 }
 
 pub(super) async fn message(
-    State(state): State<McpState>,
+    State(state): State<Arc<McpState>>,
     Path(server): Path<String>,
     Query(query): Query<SessionQuery>,
     headers: HeaderMap,

@@ -52,7 +52,7 @@ pub(crate) fn router(state: McpState) -> Router {
         .route("/mcp/{server}/sse", get_route(legacy::open))
         .route("/mcp/{server}/message", post_route(legacy::message))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
-        .with_state(state)
+        .with_state(Arc::new(state))
         .fallback(|uri: axum::http::Uri| async move {
             crate::McpError::UnknownServer(uri.path().to_string())
         })

@@ -21,7 +21,7 @@ use crate::virtual_server;
 use crate::{McpError, downstream, stateless};
 
 pub(super) async fn handle(
-    State(state): State<McpState>,
+    State(state): State<Arc<McpState>>,
     Path(server): Path<String>,
     headers: HeaderMap,
     body: Bytes,
@@ -95,11 +95,22 @@ async fn request(
     json: bool,
     sse: bool,
 ) -> Response {
-    let stream = downstream::start_request(&session, id, method, params);
-    session.streams.wait_first(stream).await;
+    // The request runs in this task (no hand-off for the usual quick answer) until it is
+    // answered or something else comes first; then, or if the client goes away, it goes on
+    // in a task of its own.
+    let (stream, work) = downstream::request_work(&session, id, method, params);
+    let mut work = downstream::Detached(Some(work));
+    if let Some(running) = work.0.as_mut() {
+        tokio::select! {
+            biased;
+            () = running => work.0 = None,
+            () = session.streams.wait_first(stream) => {}
+        }
+    }
     if json && let Some(single) = session.streams.take_single(stream) {
         return json_response(&single);
     }
+    drop(work);
     if !sse {
         // The client takes JSON only: wait for the answer; what came before it is dropped.
         let reader = session.streams.reader(stream, 0);

@@ -23,7 +23,7 @@ const DEFAULT_RETRY: Duration = Duration::from_millis(500);
 #[derive(Debug)]
 pub(crate) struct HttpWire {
     client: reqwest::Client,
-    url: String,
+    url: reqwest::Url,
     headers: HeaderMap,
     state: Arc<Mutex<State>>,
     shared: Arc<Shared>,
@@ -43,15 +43,17 @@ impl HttpWire {
         configured: &BTreeMap<String, Secret>,
         shared: Arc<Shared>,
         cancel: CancellationToken,
-    ) -> Self {
-        Self {
+    ) -> Result<Self, String> {
+        // Parsed once: a URL given as text would be parsed again on every request.
+        let url = reqwest::Url::parse(url).map_err(|e| format!("invalid URL `{url}`: {e}"))?;
+        Ok(Self {
             client,
-            url: url.to_string(),
+            url,
             headers: header_map(configured),
             state: Arc::default(),
             shared,
             cancel,
-        }
+        })
     }
 
     pub(crate) fn set_protocol_version(&self, version: &str) {
@@ -62,7 +64,7 @@ impl HttpWire {
         let state = lock(&self.state);
         let mut builder = self
             .client
-            .request(method, &self.url)
+            .request(method, self.url.clone())
             .headers(self.headers.clone());
         if let Some(id) = &state.session_id {
             builder = builder.header(SESSION_HEADER, id.clone());
@@ -103,7 +105,7 @@ impl HttpWire {
                 && request_id.is_some()
                 && value.get("id").and_then(Value::as_i64) == request_id
             {
-                self.shared.deliver(value, request_id, false);
+                self.shared.deliver_body(value, request_id);
                 return Ok(());
             }
             return Err(error_from_body(status, &body));
@@ -132,7 +134,7 @@ impl HttpWire {
             Ok(Value::Array(batch)) => batch
                 .into_iter()
                 .for_each(|m| self.shared.deliver(m, request_id, false)),
-            Ok(value) => self.shared.deliver(value, request_id, false),
+            Ok(value) => self.shared.deliver_body(value, request_id),
             Err(e) => return Err(format!("the upstream answered with invalid JSON: {e}")),
         }
         Ok(())
@@ -175,7 +177,7 @@ impl HttpWire {
 #[derive(Debug)]
 struct Parts {
     client: reqwest::Client,
-    url: String,
+    url: reqwest::Url,
     headers: HeaderMap,
     state: Arc<Mutex<State>>,
     shared: Arc<Shared>,
@@ -269,7 +271,10 @@ impl Stream {
         let parts = &self.wire;
         let mut builder = {
             let state = lock(&parts.state);
-            let mut b = parts.client.get(&parts.url).headers(parts.headers.clone());
+            let mut b = parts
+                .client
+                .get(parts.url.clone())
+                .headers(parts.headers.clone());
             if let Some(id) = &state.session_id {
                 b = b.header(SESSION_HEADER, id.clone());
             }

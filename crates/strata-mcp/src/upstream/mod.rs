@@ -104,6 +104,16 @@ pub(crate) struct Shared {
 impl Shared {
     /// Hands an incoming message to a waiting request or to the session.
     pub(crate) fn deliver(&self, value: Value, related: Option<i64>, streamed: bool) {
+        self.deliver_in_order(value, related, streamed, true);
+    }
+
+    /// Delivers a whole HTTP answer body: nothing came before it on its response, so its
+    /// answer need not queue behind anything (and saves a hand-off).
+    pub(crate) fn deliver_body(&self, value: Value, related: Option<i64>) {
+        self.deliver_in_order(value, related, false, false);
+    }
+
+    fn deliver_in_order(&self, value: Value, related: Option<i64>, streamed: bool, in_order: bool) {
         let message = match Message::parse(value) {
             Ok(message) => message,
             Err(error) => {
@@ -118,7 +128,7 @@ impl Shared {
                 return;
             };
             let answer = Answer { outcome, streamed };
-            if !self.ordered.load(Ordering::Acquire) {
+            if !in_order || !self.ordered.load(Ordering::Acquire) {
                 let _ = waiter.send(answer);
                 return;
             }
@@ -239,13 +249,16 @@ impl Connection {
                     .map_err(|e| ConnectError::transport(&config.name, e))?,
             ),
             (None, Some(url)) => match config.transport {
-                UrlTransport::StreamableHttp => Wire::Http(http::HttpWire::new(
-                    ctx.client.clone(),
-                    url,
-                    &config.headers,
-                    shared.clone(),
-                    cancel.clone(),
-                )),
+                UrlTransport::StreamableHttp => Wire::Http(
+                    http::HttpWire::new(
+                        ctx.client.clone(),
+                        url,
+                        &config.headers,
+                        shared.clone(),
+                        cancel.clone(),
+                    )
+                    .map_err(|e| ConnectError::transport(&config.name, e))?,
+                ),
                 UrlTransport::Sse => Wire::Sse(
                     sse::SseWire::connect(
                         ctx.client.clone(),
