@@ -10,6 +10,7 @@
 //! virtual server's filters and names. Only URL upstreams take part: a stdio upstream has no
 //! stateless form.
 
+mod listen;
 mod upstream;
 
 use std::sync::Arc;
@@ -152,6 +153,9 @@ async fn route(
                 Some(&original),
             )
             .await
+        }
+        "subscriptions/listen" if targets.len() > 1 => {
+            listen::merged(state, server, targets, headers, &message).await
         }
         _ if targets.len() == 1 => {
             upstream::relay(

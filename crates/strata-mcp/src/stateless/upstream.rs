@@ -17,7 +17,7 @@ const NAME_HEADER: &str = "mcp-name";
 
 /// Sends `message` to `upstream` with the client's `Mcp-*` headers (and `Mcp-Name` set to
 /// `name` when the gateway renamed what the request names).
-async fn send(
+pub(super) async fn send(
     client: &reqwest::Client,
     upstream: &Upstream,
     incoming: &HeaderMap,

@@ -121,3 +121,61 @@ async fn two_upstreams_answer_stateless_requests_as_one_server() {
         "{removed}"
     );
 }
+
+#[tokio::test]
+async fn one_listen_stream_carries_every_upstreams_notifications() {
+    let one = McpFixture::start().await.expect("fixture");
+    let two = McpFixture::start().await.expect("fixture");
+    let gateway = Gateway::start(&format!(
+        "upstreams:\n  - {{ name: one, url: \"{}\" }}\n  - {{ name: two, url: \"{}\" }}\nservers:\n  - {{ name: pair, upstreams: [one, two] }}\n",
+        one.url(),
+        two.url()
+    ))
+    .await;
+    let url = gateway.url("pair");
+    let listen = json!({"jsonrpc": "2.0", "id": 21, "method": "subscriptions/listen", "params": {
+        "notifications": {"toolsListChanged": true, "promptsListChanged": true},
+        "_meta": meta()}});
+    let response = reqwest::Client::new()
+        .post(&url)
+        .header("accept", "application/json, text/event-stream")
+        .header("content-type", "application/json")
+        .header("mcp-protocol-version", VERSION)
+        .header("mcp-method", "subscriptions/listen")
+        .json(&listen)
+        .send()
+        .await
+        .expect("POST");
+    assert_eq!(response.status(), 200);
+    let mut events = crate::harness::Events::new(response);
+    let ack = events.next_message().await.expect("acknowledged");
+    assert_eq!(
+        ack["method"], "notifications/subscriptions/acknowledged",
+        "{ack}"
+    );
+    assert_eq!(
+        ack["params"]["notifications"]["toolsListChanged"], true,
+        "{ack}"
+    );
+    for (name, changed) in [
+        (
+            "two_test_trigger_tool_change",
+            "notifications/tools/list_changed",
+        ),
+        (
+            "one_test_trigger_prompt_change",
+            "notifications/prompts/list_changed",
+        ),
+    ] {
+        let (status, call) = post(
+            &url,
+            "tools/call",
+            Some(name),
+            json!({"name": name, "arguments": {}}),
+        )
+        .await;
+        assert_eq!(status, 200, "{call}");
+        let note = events.next_message().await.expect("a notification");
+        assert_eq!(note["method"], changed, "{note}");
+    }
+}
