@@ -39,6 +39,7 @@ pub struct Deps {
     http: reqwest::Client,
     limits: upstream::ProcessLimits,
     legacy: http::LegacyConnections,
+    bridges: stateless::Bridges,
     reaper: Arc<AtomicBool>,
 }
 
@@ -61,6 +62,7 @@ impl Deps {
             http,
             limits: upstream::ProcessLimits::default(),
             legacy: http::LegacyConnections::default(),
+            bridges: stateless::Bridges::default(),
             reaper: Arc::default(),
         }
     }
@@ -80,6 +82,7 @@ impl Deps {
     /// Ends every session: stdio children are killed and reaped, upstream HTTP sessions
     /// deleted. Called on shutdown.
     pub async fn shutdown(&self) {
+        self.bridges.end_all().await;
         self.sessions.end_all().await;
     }
 }
@@ -180,6 +183,7 @@ fn state(config: &Config, deps: &Deps) -> Result<http::McpState, McpError> {
         },
         idle_timeout: mcp.session_idle_timeout.0,
         legacy: deps.legacy.clone(),
+        bridges: deps.bridges.clone(),
     };
     Ok(state)
 }

@@ -31,6 +31,7 @@ pub(crate) struct McpState {
     pub connect: ConnectContext,
     pub idle_timeout: Duration,
     pub legacy: LegacyConnections,
+    pub bridges: crate::stateless::Bridges,
 }
 
 impl McpState {

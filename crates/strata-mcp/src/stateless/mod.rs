@@ -10,6 +10,7 @@
 //! virtual server's filters and names. Only URL upstreams take part: a stdio upstream has no
 //! stateless form.
 
+mod bridge;
 mod listen;
 mod upstream;
 
@@ -19,6 +20,8 @@ use axum::Json;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
+
+use strata_config::UrlTransport;
 
 use crate::McpError;
 use crate::http::McpState;
@@ -30,8 +33,11 @@ use crate::virtual_server::lists::{Kind, rewrite_page};
 use crate::virtual_server::merge::{PROXIED, merge_flags};
 use crate::virtual_server::{VirtualServer, names};
 
-/// `-32020`: the `Mcp-*` headers do not match the body.
-const HEADER_MISMATCH: i64 = -32020;
+pub(crate) use bridge::Bridges;
+use bridge::HEADER_MISMATCH;
+
+/// The stateless revision.
+const STATELESS_VERSION: &str = "2026-07-28";
 
 /// Whether a POST without a session id belongs to the stateless revision: a message that names
 /// a protocol version in its `_meta`, or in its header a version that is not one of the
@@ -70,6 +76,14 @@ pub(crate) async fn handle(
         .and_then(Value::as_str)
         .unwrap_or_default()
         .to_string();
+    // Upstreams that only speak the stateful revisions are reached through a bridge session.
+    if server
+        .upstreams
+        .iter()
+        .any(|u| u.url.is_none() || u.transport != UrlTransport::StreamableHttp)
+    {
+        return bridge::handle(state, server, headers, message).await;
+    }
     let targets = http_upstreams(server);
     if targets.is_empty() {
         let e = RpcError::method_not_found(&format!(

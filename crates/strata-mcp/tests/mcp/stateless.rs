@@ -179,3 +179,77 @@ async fn one_listen_stream_carries_every_upstreams_notifications() {
         assert_eq!(note["method"], changed, "{note}");
     }
 }
+
+#[tokio::test]
+async fn stateless_clients_reach_stdio_and_builtin_upstreams_through_a_bridge_session() {
+    let gateway = Gateway::start(&format!(
+        "upstreams:\n  - {{ name: local, stdio: {{ command: \"{}\", args: [--stdio] }} }}\n  - {{ name: demo, builtin: demo }}\nservers:\n  - {{ name: mixed, upstreams: [local, demo] }}\n",
+        strata_testkit::mcp_fixture::fixture_binary().display()
+    ))
+    .await;
+    let url = gateway.url("mixed");
+    let (status, discover) = post(&url, "server/discover", None, json!({})).await;
+    assert_eq!(status, 200, "{discover}");
+    assert_eq!(discover["result"]["supportedVersions"], json!([VERSION]));
+    assert!(
+        discover["result"]["capabilities"]["tools"].is_object(),
+        "{discover}"
+    );
+
+    let (_, first) = post(&url, "tools/list", None, json!({})).await;
+    assert_eq!(first["result"]["resultType"], "complete", "{first}");
+    let names = crate::harness::names(&first["result"], "tools");
+    assert!(
+        names.contains(&"local_test_simple_text".to_string()),
+        "{names:?}"
+    );
+    let (status, sum) = post(
+        &url,
+        "tools/call",
+        Some("demo_add"),
+        json!({"name": "demo_add", "arguments": {"a": 1, "b": 2}}),
+    )
+    .await;
+    assert_eq!(status, 200, "{sum}");
+    assert_eq!(sum["result"]["content"][0]["text"], "3", "{sum}");
+    let (status, text) = post(
+        &url,
+        "tools/call",
+        Some("local_test_simple_text"),
+        json!({"name": "local_test_simple_text", "arguments": {}}),
+    )
+    .await;
+    assert_eq!(
+        (status, text["result"]["content"][0]["type"].as_str()),
+        (200, Some("text")),
+        "{text}"
+    );
+
+    let bare = reqwest::Client::new()
+        .post(&url)
+        .header("content-type", "application/json")
+        .header("mcp-protocol-version", VERSION)
+        .header("mcp-method", "tools/list")
+        .json(&json!({"jsonrpc": "2.0", "id": 3, "method": "tools/list", "params": {}}))
+        .send()
+        .await
+        .expect("POST");
+    let bare = read(bare).await;
+    assert_eq!(
+        (bare.status, bare.last()["error"]["code"].as_i64()),
+        (400, Some(-32602)),
+        "missing _meta"
+    );
+    let (status, listen) = post(
+        &url,
+        "subscriptions/listen",
+        None,
+        json!({"notifications": {}}),
+    )
+    .await;
+    assert_eq!(
+        (status, listen["error"]["code"].as_i64()),
+        (404, Some(-32601)),
+        "{listen}"
+    );
+}
