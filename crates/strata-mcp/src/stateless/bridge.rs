@@ -4,7 +4,8 @@
 //!
 //! The bridge session declares no client capabilities upstream, since a stateless client cannot
 //! be reached mid-request, so upstreams never ask it for sampling, elicitation or roots.
-//! `subscriptions/listen` is not bridged (404); every other request is.
+//! Every request is bridged; `subscriptions/listen` gets a bridge session of its own
+//! (`bridge_listen.rs`).
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -51,11 +52,7 @@ impl Bridges {
         {
             return Ok(session.clone());
         }
-        let params = json!({
-            "protocolVersion": BRIDGE_VERSION,
-            "capabilities": {},
-            "clientInfo": { "name": "strata-stateless-bridge", "version": env!("CARGO_PKG_VERSION") }
-        });
+        let params = bridge_params();
         let session = Session::start(
             server.clone(),
             BRIDGE_VERSION.into(),
@@ -78,6 +75,16 @@ impl Bridges {
             session.end().await;
         }
     }
+}
+
+/// The `initialize` params of a bridge session: no client capabilities, since a stateless
+/// client cannot be asked anything in the middle of a request.
+fn bridge_params() -> Value {
+    json!({
+        "protocolVersion": BRIDGE_VERSION,
+        "capabilities": {},
+        "clientInfo": { "name": "strata-stateless-bridge", "version": env!("CARGO_PKG_VERSION") }
+    })
 }
 
 /// Checks what a stateless request must carry: `_meta` with the protocol version and the
@@ -140,13 +147,25 @@ pub(super) async fn handle(
             | "logging/setLevel"
             | "resources/subscribe"
             | "resources/unsubscribe"
-            | "subscriptions/listen"
     ) {
         return error(
             StatusCode::NOT_FOUND,
             &id,
             RpcError::method_not_found(&method),
         );
+    }
+    if method == "subscriptions/listen" {
+        let listening = super::bridge_listen::listen(
+            state,
+            server,
+            &id,
+            &message,
+            bridge_params(),
+            BRIDGE_VERSION,
+        );
+        return listening
+            .await
+            .unwrap_or_else(|e| error(StatusCode::BAD_GATEWAY, &id, e));
     }
     let session = match state.bridges.session(state, server).await {
         Ok(session) => session,

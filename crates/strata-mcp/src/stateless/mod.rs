@@ -11,6 +11,7 @@
 //! stateless form.
 
 mod bridge;
+mod bridge_listen;
 mod listen;
 mod upstream;
 

@@ -182,8 +182,9 @@ async fn one_listen_stream_carries_every_upstreams_notifications() {
 
 #[tokio::test]
 async fn stateless_clients_reach_stdio_and_builtin_upstreams_through_a_bridge_session() {
+    let tag = format!("bridge-{}", std::process::id());
     let gateway = Gateway::start(&format!(
-        "upstreams:\n  - {{ name: local, stdio: {{ command: \"{}\", args: [--stdio] }} }}\n  - {{ name: demo, builtin: demo }}\nservers:\n  - {{ name: mixed, upstreams: [local, demo] }}\n",
+        "upstreams:\n  - {{ name: local, stdio: {{ command: \"{}\", args: [--stdio, --tag, {tag}] }} }}\n  - {{ name: demo, builtin: demo }}\nservers:\n  - {{ name: mixed, upstreams: [local, demo] }}\n",
         strata_testkit::mcp_fixture::fixture_binary().display()
     ))
     .await;
@@ -240,16 +241,49 @@ async fn stateless_clients_reach_stdio_and_builtin_upstreams_through_a_bridge_se
         (400, Some(-32602)),
         "missing _meta"
     );
-    let (status, listen) = post(
-        &url,
-        "subscriptions/listen",
-        None,
-        json!({"notifications": {}}),
-    )
-    .await;
+    // A listen gets a bridge session (and a child) of its own, ended with the stream.
+    let children = || {
+        let out = std::process::Command::new("pgrep")
+            .args(["-f", &tag])
+            .output()
+            .expect("pgrep");
+        String::from_utf8_lossy(&out.stdout).lines().count()
+    };
+    assert_eq!(children(), 1, "the bridge session's child");
+    let listen = json!({"jsonrpc": "2.0", "id": 31, "method": "subscriptions/listen", "params": {
+        "notifications": {"toolsListChanged": true, "promptsListChanged": true}, "_meta": meta()}});
+    let response = reqwest::Client::new()
+        .post(&url)
+        .header("accept", "application/json, text/event-stream")
+        .header("content-type", "application/json")
+        .header("mcp-protocol-version", VERSION)
+        .header("mcp-method", "subscriptions/listen")
+        .json(&listen)
+        .send()
+        .await
+        .expect("POST");
+    assert_eq!(response.status(), 200);
+    let mut events = crate::harness::Events::new(response);
+    let ack = events.next_message().await.expect("acknowledged");
     assert_eq!(
-        (status, listen["error"]["code"].as_i64()),
-        (404, Some(-32601)),
-        "{listen}"
+        ack["method"], "notifications/subscriptions/acknowledged",
+        "{ack}"
     );
+    assert_eq!(
+        ack["params"]["notifications"]["toolsListChanged"], true,
+        "{ack}"
+    );
+    assert_eq!(
+        ack["params"]["_meta"]["io.modelcontextprotocol/subscriptionId"], 31,
+        "{ack}"
+    );
+    assert_eq!(children(), 2, "the listen's own child");
+    drop(events);
+    for _ in 0..100 {
+        if children() == 1 {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    panic!("the listen's session was not ended with its stream");
 }
