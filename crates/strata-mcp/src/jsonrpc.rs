@@ -140,22 +140,26 @@ impl Message {
         }
     }
 
-    pub fn to_value(&self) -> Value {
+    /// The message as JSON; consumes it, so nothing is copied.
+    pub fn into_value(self) -> Value {
         match self {
-            Message::Request { id, method, params } => {
-                let mut object = Map::new();
-                object.insert("jsonrpc".into(), "2.0".into());
-                object.insert("id".into(), id.clone());
-                object.insert("method".into(), method.clone().into());
-                if let Some(params) = params {
-                    object.insert("params".into(), params.clone());
-                }
-                Value::Object(object)
-            }
-            Message::Notification { method, params } => notification(method, params.clone()),
-            Message::Response { id, outcome } => response(id.clone(), outcome.clone()),
+            Message::Request { id, method, params } => request(id, &method, params),
+            Message::Notification { method, params } => notification(&method, params),
+            Message::Response { id, outcome } => response(id, outcome),
         }
     }
+}
+
+/// A request message.
+pub fn request(id: Value, method: &str, params: Option<Value>) -> Value {
+    let mut object = Map::new();
+    object.insert("jsonrpc".into(), "2.0".into());
+    object.insert("id".into(), id);
+    object.insert("method".into(), method.into());
+    if let Some(params) = params {
+        object.insert("params".into(), params);
+    }
+    Value::Object(object)
 }
 
 /// A notification message.
@@ -247,6 +251,6 @@ mod tests {
     fn round_trips_unknown_fields_of_params_and_results() {
         let request = json!({"jsonrpc":"2.0","id":1,"method":"m","params":{"x":{"future":true}}});
         let parsed = Message::parse(request.clone()).expect("valid");
-        assert_eq!(parsed.to_value(), request);
+        assert_eq!(parsed.into_value(), request);
     }
 }

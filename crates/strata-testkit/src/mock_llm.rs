@@ -144,9 +144,24 @@ struct Plan {
     wait: Option<Duration>,
 }
 
-/// Records the request and takes the next scripted behavior; a scripted failure is
-/// answered here (in the given API's error shape).
-fn begin(
+/// Records the request and takes the next scripted behavior, waiting first when the behavior
+/// says so; a scripted failure is answered here (in the given API's error shape).
+async fn begin(
+    inner: &Mutex<Inner>,
+    uri: &Uri,
+    headers: HeaderMap,
+    body: &[u8],
+    anthropic: bool,
+) -> Result<Plan, Box<Response>> {
+    let plan = plan(inner, uri, headers, body, anthropic)?;
+    if let Some(wait) = plan.wait {
+        tokio::time::sleep(wait).await;
+    }
+    Ok(plan)
+}
+
+/// [`begin`] without the wait.
+fn plan(
     inner: &Mutex<Inner>,
     uri: &Uri,
     headers: HeaderMap,
@@ -244,14 +259,11 @@ async fn chat(
         request,
         cut_after,
         delay,
-        wait,
-    } = match begin(&inner, &uri, headers, &body, false) {
+        ..
+    } = match begin(&inner, &uri, headers, &body, false).await {
         Ok(begun) => begun,
         Err(response) => return *response,
     };
-    if let Some(wait) = wait {
-        tokio::time::sleep(wait).await;
-    }
     let model = request["model"].as_str().unwrap_or("mock").to_string();
     if !request["stream"].as_bool().unwrap_or(false) {
         return axum::Json(strata_ai::mock::chat_completion(&request, &model)).into_response();
@@ -274,14 +286,11 @@ async fn messages(
         request,
         cut_after,
         delay,
-        wait,
-    } = match begin(&inner, &uri, headers, &body, true) {
+        ..
+    } = match begin(&inner, &uri, headers, &body, true).await {
         Ok(begun) => begun,
         Err(response) => return *response,
     };
-    if let Some(wait) = wait {
-        tokio::time::sleep(wait).await;
-    }
     let model = request["model"].as_str().unwrap_or("mock").to_string();
     if request.get("max_tokens").and_then(Value::as_u64).is_none() {
         let error = json!({ "type": "error", "error": { "type": "invalid_request_error", "message": "max_tokens: Field required" } });
@@ -303,13 +312,10 @@ async fn embeddings(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let Plan { request, wait, .. } = match begin(&inner, &uri, headers, &body, false) {
+    let Plan { request, .. } = match begin(&inner, &uri, headers, &body, false).await {
         Ok(plan) => plan,
         Err(response) => return *response,
     };
-    if let Some(wait) = wait {
-        tokio::time::sleep(wait).await;
-    }
     let model = request["model"].as_str().unwrap_or("mock").to_string();
     match strata_ai::mock::embeddings(&request, &model) {
         Ok(answer) => axum::Json(answer).into_response(),
@@ -329,14 +335,11 @@ async fn gemini(
         request,
         cut_after,
         delay,
-        wait,
-    } = match begin(&inner, &uri, headers, &body, false) {
+        ..
+    } = match begin(&inner, &uri, headers, &body, false).await {
         Ok(plan) => plan,
         Err(response) => return *response,
     };
-    if let Some(wait) = wait {
-        tokio::time::sleep(wait).await;
-    }
     let (model, action) = model_action.split_once(':').unwrap_or((&model_action, ""));
     match action {
         "generateContent" => {

@@ -3,24 +3,19 @@
 //! messages to (`/mcp/{server}/message?sessionId=…`); every answer arrives on the stream.
 
 use std::collections::HashMap;
-use std::convert::Infallible;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
-use axum::body::{Body, Bytes};
+use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
-use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::Value;
 use tokio::sync::mpsc;
 
-use super::{McpState, guard};
+use super::{McpState, guard, sse};
 use crate::McpError;
 use crate::duplex::Duplex;
 use crate::jsonrpc::Message;
-
-const KEEP_ALIVE: Duration = Duration::from_secs(15);
 
 /// Open legacy connections by their `sessionId`; kept across config reloads.
 #[derive(Debug, Clone, Default)]
@@ -72,25 +67,18 @@ pub(super) async fn open(
         connections: state.legacy.clone(),
         id,
     };
-    let first =
-        futures_util::stream::once(async move { Ok::<_, Infallible>(Bytes::from(endpoint)) });
+    let first = futures_util::stream::once(async move { Bytes::from(endpoint) });
     let messages = futures_util::stream::unfold((rx, closer), |(mut rx, closer)| async move {
-        let chunk = match tokio::time::timeout(KEEP_ALIVE, rx.recv()).await {
-            Err(_) => ": keep-alive\n\n".to_string(),
+        let chunk = match tokio::time::timeout(sse::KEEP_ALIVE, rx.recv()).await {
+            Err(_) => sse::KEEP_ALIVE_LINE.to_string(),
             Ok(Some(message)) => format!("event: message\ndata: {message}\n\n"),
             Ok(None) => return None,
         };
-        Some((Ok(Bytes::from(chunk)), (rx, closer)))
+        Some((Bytes::from(chunk), (rx, closer)))
     });
-    let body = Body::from_stream(futures_util::StreamExt::chain(first, messages));
-    Ok((
-        [
-            (CONTENT_TYPE, "text/event-stream"),
-            (CACHE_CONTROL, "no-cache"),
-        ],
-        body,
-    )
-        .into_response())
+    Ok(sse::stream_response(futures_util::StreamExt::chain(
+        first, messages,
+    )))
 }
 
 pub(super) async fn message(

@@ -5,7 +5,7 @@ mod get;
 pub(crate) mod guard;
 mod legacy;
 mod post;
-mod sse;
+pub(crate) mod sse;
 
 use std::collections::HashMap;
 use std::sync::Arc;

@@ -5,16 +5,38 @@
 //! the line a client never sees it.
 
 use std::convert::Infallible;
+use std::fmt::Display;
 use std::time::Duration;
 
 use axum::body::{Body, Bytes};
 use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE};
 use axum::response::{IntoResponse, Response};
+use futures_util::{Stream, StreamExt};
 
 use crate::session::streams::{Next, Reader};
 
 /// A comment line is sent when the stream has been quiet this long, so that proxies keep it.
-const KEEP_ALIVE: Duration = Duration::from_secs(15);
+pub(crate) const KEEP_ALIVE: Duration = Duration::from_secs(15);
+/// The comment line sent to keep a quiet stream open.
+pub(crate) const KEEP_ALIVE_LINE: &str = ": keep-alive\n\n";
+
+/// A `text/event-stream` response whose body is `events`, each already a whole event.
+pub(crate) fn stream_response(events: impl Stream<Item = Bytes> + Send + 'static) -> Response {
+    let body = Body::from_stream(events.map(Ok::<_, Infallible>));
+    (
+        [
+            (CONTENT_TYPE, "text/event-stream"),
+            (CACHE_CONTROL, "no-cache"),
+        ],
+        body,
+    )
+        .into_response()
+}
+
+/// One event carrying `data` (a JSON-RPC message on one line).
+pub(crate) fn data_event(data: impl Display) -> Bytes {
+    Bytes::from(format!("data: {data}\n\n"))
+}
 
 enum State {
     /// The priming event is next.
@@ -32,18 +54,15 @@ pub(crate) fn response(reader: Reader, priming: bool) -> Response {
         State::Streaming(reader)
     };
     let events = futures_util::stream::unfold(start, |state| async move {
-        let chunk = match state {
+        let (chunk, next) = match state {
             State::Over => return None,
-            State::Priming(reader) => {
-                let event = format!("id: {}\ndata: \n\n", reader.priming_id());
-                return Some((
-                    Ok::<_, Infallible>(Bytes::from(event)),
-                    State::Streaming(reader),
-                ));
-            }
+            State::Priming(reader) => (
+                format!("id: {}\ndata: \n\n", reader.priming_id()),
+                State::Streaming(reader),
+            ),
             State::Streaming(mut reader) => {
                 match tokio::time::timeout(KEEP_ALIVE, reader.next()).await {
-                    Err(_) => (": keep-alive\n\n".to_string(), State::Streaming(reader)),
+                    Err(_) => (KEEP_ALIVE_LINE.to_string(), State::Streaming(reader)),
                     Ok(Next::Message { id, data }) => (
                         format!("id: {id}\ndata: {data}\n\n"),
                         State::Streaming(reader),
@@ -55,14 +74,7 @@ pub(crate) fn response(reader: Reader, priming: bool) -> Response {
                 }
             }
         };
-        Some((Ok(Bytes::from(chunk.0)), chunk.1))
+        Some((Bytes::from(chunk), next))
     });
-    (
-        [
-            (CONTENT_TYPE, "text/event-stream"),
-            (CACHE_CONTROL, "no-cache"),
-        ],
-        Body::from_stream(events),
-    )
-        .into_response()
+    stream_response(events)
 }

@@ -8,7 +8,7 @@ use tokio::sync::mpsc;
 
 use super::streams::{Event, STANDALONE};
 use super::{ServerRequest, Session, id_key, lock};
-use crate::jsonrpc::Message;
+use crate::jsonrpc::{self, Message};
 use crate::upstream::Inbound;
 
 /// Runs until the session is gone.
@@ -86,7 +86,7 @@ impl Session {
                     method,
                     params,
                 };
-                self.send(stream, &message.to_value());
+                self.send(stream, &message.into_value());
             }
             Message::Notification { method, mut params } => {
                 let stream = match method.as_str() {
@@ -113,7 +113,7 @@ impl Session {
                     "notifications/message" => self.stream_for(upstream, related, true),
                     _ => self.stream_for(upstream, related, false),
                 };
-                self.send(stream, &Message::Notification { method, params }.to_value());
+                self.send(stream, &jsonrpc::notification(&method, params));
             }
             Message::Response { id, .. } => {
                 tracing::debug!(%id, "a response reached the relay");

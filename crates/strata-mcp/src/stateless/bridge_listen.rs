@@ -3,15 +3,12 @@
 //! upstreams notify; the notifications the client asked for are passed on, tagged with the
 //! subscription's id. The session ends when the client closes the stream.
 
-use std::convert::Infallible;
 use std::sync::Arc;
 
-use axum::body::{Body, Bytes};
-use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use serde_json::{Map, Value, json};
 
-use crate::http::McpState;
+use crate::http::{McpState, sse};
 use crate::jsonrpc::{self, RpcError};
 use crate::session::Session;
 use crate::session::streams::{Next, Reader, STANDALONE};
@@ -129,9 +126,7 @@ pub(super) async fn listen(
         .streams
         .fresh_reader(STANDALONE)
         .map_err(|_| RpcError::internal("the listen session has no stream"))?;
-    let first = futures_util::stream::once(async move {
-        Ok::<_, Infallible>(Bytes::from(format!("data: {ack}\n\n")))
-    });
+    let first = futures_util::stream::once(async move { sse::data_event(ack) });
     let state = (Listening { session, reader }, honored, meta);
     let rest = futures_util::stream::unfold(state, |(mut listening, honored, meta)| async move {
         loop {
@@ -150,19 +145,12 @@ pub(super) async fn listen(
             {
                 params["_meta"] = meta.clone();
             }
-            let event = Bytes::from(format!("data: {message}\n\n"));
-            return Some((Ok(event), (listening, honored, meta)));
+            return Some((sse::data_event(message), (listening, honored, meta)));
         }
     });
-    let body = Body::from_stream(futures_util::StreamExt::chain(first, rest));
-    Ok((
-        [
-            (CONTENT_TYPE, "text/event-stream"),
-            (CACHE_CONTROL, "no-cache"),
-        ],
-        body,
-    )
-        .into_response())
+    Ok(sse::stream_response(futures_util::StreamExt::chain(
+        first, rest,
+    )))
 }
 
 #[cfg(test)]

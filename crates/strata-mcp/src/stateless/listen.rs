@@ -3,20 +3,17 @@
 //! first (the notification types any upstream agreed to honor), then every upstream's
 //! notifications as they come.
 
-use std::convert::Infallible;
 use std::time::Duration;
 
-use axum::body::{Body, Bytes};
-use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE};
-use axum::http::{HeaderMap, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::http::HeaderMap;
+use axum::response::Response;
 use futures_util::stream::{self, BoxStream, StreamExt};
 use serde_json::Value;
 use sse_stream::SseStream;
 
 use super::upstream;
 use crate::McpError;
-use crate::http::McpState;
+use crate::http::{McpState, sse};
 use crate::virtual_server::VirtualServer;
 
 const ACKNOWLEDGED: &str = "notifications/subscriptions/acknowledged";
@@ -90,16 +87,8 @@ pub(super) async fn merged(
     };
     let events = stream::once(async move { acknowledged })
         .chain(stream::select_all(rest))
-        .map(|message| Ok::<_, Infallible>(Bytes::from(format!("data: {message}\n\n"))));
-    Ok((
-        StatusCode::OK,
-        [
-            (CONTENT_TYPE, "text/event-stream"),
-            (CACHE_CONTROL, "no-cache"),
-        ],
-        Body::from_stream(events),
-    )
-        .into_response())
+        .map(sse::data_event);
+    Ok(sse::stream_response(events))
 }
 
 /// `into` honors what either filter honors: flags or-ed, resource URIs joined.

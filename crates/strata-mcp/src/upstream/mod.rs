@@ -335,12 +335,8 @@ impl Connection {
         if let Some(on_sent) = on_sent {
             on_sent(id);
         }
-        let message = Message::Request {
-            id: id.into(),
-            method: method.to_string(),
-            params,
-        };
-        self.send(message.to_value(), Some(id)).await;
+        let message = jsonrpc::request(id.into(), method, params);
+        self.send(message, Some(id)).await;
         match tokio::time::timeout(self.timeout, rx).await {
             Ok(Ok(answer)) => answer,
             Ok(Err(_)) => Answer::error(RpcError::new(

@@ -16,8 +16,8 @@ fn meta() -> Value {
     })
 }
 
-async fn post(url: &str, method: &str, name: Option<&str>, mut params: Value) -> (u16, Value) {
-    params["_meta"] = meta();
+/// POSTs a stateless message with the headers the revision asks for.
+async fn send(url: &str, method: &str, name: Option<&str>, body: &Value) -> reqwest::Response {
     let mut request = reqwest::Client::new()
         .post(url)
         .header("accept", "application/json, text/event-stream")
@@ -27,9 +27,23 @@ async fn post(url: &str, method: &str, name: Option<&str>, mut params: Value) ->
     if let Some(name) = name {
         request = request.header("mcp-name", name);
     }
+    request.json(body).send().await.expect("POST")
+}
+
+async fn post(url: &str, method: &str, name: Option<&str>, mut params: Value) -> (u16, Value) {
+    params["_meta"] = meta();
     let body = json!({"jsonrpc": "2.0", "id": 9, "method": method, "params": params});
-    let reply = read(request.json(&body).send().await.expect("POST")).await;
+    let reply = read(send(url, method, name, &body).await).await;
     (reply.status, reply.last().clone())
+}
+
+/// Opens a `subscriptions/listen` stream as request `id` for the tool and prompt list changes.
+async fn listen(url: &str, id: i64) -> crate::harness::Events {
+    let listen = json!({"jsonrpc": "2.0", "id": id, "method": "subscriptions/listen", "params": {
+        "notifications": {"toolsListChanged": true, "promptsListChanged": true}, "_meta": meta()}});
+    let response = send(url, "subscriptions/listen", None, &listen).await;
+    assert_eq!(response.status(), 200);
+    crate::harness::Events::new(response)
 }
 
 #[tokio::test]
@@ -133,21 +147,7 @@ async fn one_listen_stream_carries_every_upstreams_notifications() {
     ))
     .await;
     let url = gateway.url("pair");
-    let listen = json!({"jsonrpc": "2.0", "id": 21, "method": "subscriptions/listen", "params": {
-        "notifications": {"toolsListChanged": true, "promptsListChanged": true},
-        "_meta": meta()}});
-    let response = reqwest::Client::new()
-        .post(&url)
-        .header("accept", "application/json, text/event-stream")
-        .header("content-type", "application/json")
-        .header("mcp-protocol-version", VERSION)
-        .header("mcp-method", "subscriptions/listen")
-        .json(&listen)
-        .send()
-        .await
-        .expect("POST");
-    assert_eq!(response.status(), 200);
-    let mut events = crate::harness::Events::new(response);
+    let mut events = listen(&url, 21).await;
     let ack = events.next_message().await.expect("acknowledged");
     assert_eq!(
         ack["method"], "notifications/subscriptions/acknowledged",
@@ -226,15 +226,8 @@ async fn stateless_clients_reach_stdio_and_builtin_upstreams_through_a_bridge_se
         "{text}"
     );
 
-    let bare = reqwest::Client::new()
-        .post(&url)
-        .header("content-type", "application/json")
-        .header("mcp-protocol-version", VERSION)
-        .header("mcp-method", "tools/list")
-        .json(&json!({"jsonrpc": "2.0", "id": 3, "method": "tools/list", "params": {}}))
-        .send()
-        .await
-        .expect("POST");
+    let without_meta = json!({"jsonrpc": "2.0", "id": 3, "method": "tools/list", "params": {}});
+    let bare = send(&url, "tools/list", None, &without_meta).await;
     let bare = read(bare).await;
     assert_eq!(
         (bare.status, bare.last()["error"]["code"].as_i64()),
@@ -250,20 +243,7 @@ async fn stateless_clients_reach_stdio_and_builtin_upstreams_through_a_bridge_se
         String::from_utf8_lossy(&out.stdout).lines().count()
     };
     assert_eq!(children(), 1, "the bridge session's child");
-    let listen = json!({"jsonrpc": "2.0", "id": 31, "method": "subscriptions/listen", "params": {
-        "notifications": {"toolsListChanged": true, "promptsListChanged": true}, "_meta": meta()}});
-    let response = reqwest::Client::new()
-        .post(&url)
-        .header("accept", "application/json, text/event-stream")
-        .header("content-type", "application/json")
-        .header("mcp-protocol-version", VERSION)
-        .header("mcp-method", "subscriptions/listen")
-        .json(&listen)
-        .send()
-        .await
-        .expect("POST");
-    assert_eq!(response.status(), 200);
-    let mut events = crate::harness::Events::new(response);
+    let mut events = listen(&url, 31).await;
     let ack = events.next_message().await.expect("acknowledged");
     assert_eq!(
         ack["method"], "notifications/subscriptions/acknowledged",

@@ -147,23 +147,20 @@ async fn bad_messages_get_json_rpc_errors() {
     let gateway = gateway_for(&fixture).await;
     let mut client = Client::new(gateway.url("conf"));
     client.initialize("2025-11-25").await;
-    let raw = |body: &'static str| client.request(reqwest::Method::POST).body(body).send();
+    let raw = async |body: &'static str| {
+        let response = client
+            .request(reqwest::Method::POST)
+            .body(body)
+            .send()
+            .await;
+        read(response.expect("POST")).await
+    };
 
-    let parse = read(raw("{not json").await.expect("POST")).await;
+    let parse = raw("{not json").await;
     assert_eq!((parse.status, error_code(&parse)), (400, -32700));
-    let batch = read(
-        raw(r#"[{"jsonrpc":"2.0","id":1,"method":"ping"}]"#)
-            .await
-            .expect("POST"),
-    )
-    .await;
+    let batch = raw(r#"[{"jsonrpc":"2.0","id":1,"method":"ping"}]"#).await;
     assert_eq!((batch.status, error_code(&batch)), (400, -32600));
-    let shape = read(
-        raw(r#"{"jsonrpc":"1.0","id":1,"method":"ping"}"#)
-            .await
-            .expect("POST"),
-    )
-    .await;
+    let shape = raw(r#"{"jsonrpc":"1.0","id":1,"method":"ping"}"#).await;
     assert_eq!((shape.status, error_code(&shape)), (400, -32600));
     let media = client
         .bare(reqwest::Method::POST)
