@@ -1,20 +1,91 @@
-//! The workflow gateway: durable multi-step agent workflows, sessions and A2A.
+//! The workflow gateway: durable multi-step agent workflows.
 //!
-//! This crate is the agent layer's home; definitions, the durable executor and A2A arrive
-//! with their issues. Until then every path answers with a JSON 404.
+//! `engine` is the durable executor (a fold over each run's journal, a driver per run, leases
+//! for several processes), `clients` reach the ai and mcp layers (in-process or over HTTP),
+//! `api` is the HTTP surface and `view` turns a journal into what people read.
 
+pub mod api;
+pub mod clients;
+pub mod engine;
 mod error;
+pub mod replay;
+pub mod view;
+
+use std::sync::Arc;
 
 use axum::Router;
-use strata_config::Config;
+use strata_config::{Config, RemoteLayer};
+use strata_core::Shutdown;
+use strata_store::Store;
 
+pub use engine::{Engine, EngineError};
 pub use error::AgentError;
 
-/// Builds the agent layer's router from the config.
-pub fn build(_config: &Config) -> Result<Router, AgentError> {
-    Ok(Router::new().fallback(
-        |method: axum::http::Method, uri: axum::http::Uri| async move {
-            AgentError::UnknownPath(format!("{method} {}", uri.path()))
+use clients::{Http, InProcess, LayerModels, LayerTools, Transport};
+
+/// What the layer keeps across config generations: the engine and its running runs.
+#[derive(Debug, Clone)]
+pub struct Deps {
+    pub engine: Arc<Engine>,
+    http: reqwest::Client,
+}
+
+impl Deps {
+    /// An engine over `store`; it executes runs once [`Deps::start`] is called.
+    #[must_use]
+    pub fn new(store: Store, config: &Config, shutdown: Shutdown) -> Self {
+        let max = config.agent.max_concurrent_runs as usize;
+        Self {
+            engine: Engine::new(store, max, shutdown),
+            http: reqwest::Client::new(),
+        }
+    }
+
+    /// Starts executing runs (claiming due ones, renewing leases).
+    pub fn start(&self) {
+        self.engine.start();
+    }
+}
+
+/// The ai and mcp layers' routers of this config generation, for in-process calls.
+#[derive(Debug, Default)]
+pub struct Below {
+    pub ai: Option<Router>,
+    pub mcp: Option<Router>,
+}
+
+/// Builds the agent layer's router from the config, and points the engine at this
+/// generation's workflows and layers.
+pub fn build(config: &Config, deps: &Deps, below: Below) -> Result<Router, AgentError> {
+    let transport = |remote: &Option<RemoteLayer>, local: Option<Router>, name| {
+        Ok::<Arc<dyn Transport>, AgentError>(match (remote, local) {
+            (Some(r), _) => Arc::new(Http::new(deps.http.clone(), &r.url, r.key.clone())),
+            (None, Some(router)) => Arc::new(InProcess::new(router)),
+            (None, None) => return Err(AgentError::NoLayer(name)),
+        })
+    };
+    let clients = engine::Clients {
+        models: Arc::new(LayerModels::new(transport(
+            &config.agent.ai,
+            below.ai,
+            "ai",
+        )?)),
+        tools: Arc::new(LayerTools::new(transport(
+            &config.agent.mcp,
+            below.mcp,
+            "mcp",
+        )?)),
+    };
+    deps.engine.configure(
+        &config.workflows,
+        clients,
+        engine::Settings {
+            lease: config.agent.lease.0,
+            poll: config.agent.poll_interval.0,
         },
+    );
+    Ok(api::router(
+        deps.engine.clone(),
+        strata_policy::ApiKeys::new(&config.auth.keys),
     ))
 }

@@ -30,6 +30,8 @@ pub struct Call {
     pub body: Bytes,
     pub model: String,
     pub stream: bool,
+    /// The caller's `Idempotency-Key`, passed on to the provider.
+    pub idempotency_key: Option<HeaderValue>,
 }
 
 impl Call {
@@ -285,11 +287,8 @@ async fn attempt(
     let sent = Instant::now();
     let first_token_deadline = tokio::time::Instant::now() + provider.timeouts.first_token;
     let reply = if call.stream {
-        match tokio::time::timeout_at(
-            first_token_deadline,
-            upstream::post(candidate, call.operation, call.stream, body),
-        )
-        .await
+        match tokio::time::timeout_at(first_token_deadline, upstream::post(candidate, call, body))
+            .await
         {
             Ok(reply) => reply,
             Err(_) => Reply::Failed(format!(
@@ -298,7 +297,7 @@ async fn attempt(
             )),
         }
     } else {
-        upstream::post(candidate, call.operation, call.stream, body).await
+        upstream::post(candidate, call, body).await
     };
     *waited += sent.elapsed();
     let answer = match reply {

@@ -5,6 +5,7 @@
 use std::borrow::Cow;
 use std::sync::Arc;
 
+use axum::Extension;
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::extract::rejection::BytesRejection;
@@ -67,6 +68,7 @@ pub fn peek(body: &[u8], missing_model: &str) -> Result<(String, bool), AiError>
 /// Serves one model call arriving in `format`.
 async fn serve(
     gateway: &Gateway,
+    in_process: bool,
     headers: &HeaderMap,
     received: Result<Bytes, BytesRejection>,
     operation: Operation,
@@ -77,7 +79,9 @@ async fn serve(
         _ => "you must provide a model parameter",
     };
     let routed = async {
-        gateway.authenticate(headers)?;
+        if !in_process {
+            gateway.authenticate(headers)?;
+        }
         let (body, model, stream) = read(received, missing_model)?;
         let call = Call {
             operation,
@@ -85,6 +89,7 @@ async fn serve(
             body,
             model,
             stream: stream && operation == Operation::Chat,
+            idempotency_key: headers.get("idempotency-key").cloned(),
         };
         dispatch(gateway, &call).await
     }
@@ -96,9 +101,12 @@ async fn serve(
 pub fn route(operation: Operation, format: Format) -> MethodRouter<Arc<Gateway>> {
     post(
         move |State(gateway): State<Arc<Gateway>>,
+              principal: Option<Extension<strata_core::Principal>>,
               headers: HeaderMap,
               received: Result<Bytes, BytesRejection>| async move {
-            serve(&gateway, &headers, received, operation, format).await
+            // An in-process caller (the agent layer) was authenticated by its own layer.
+            let in_process = principal.is_some();
+            serve(&gateway, in_process, &headers, received, operation, format).await
         },
     )
 }

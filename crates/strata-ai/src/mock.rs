@@ -1,6 +1,7 @@
 //! The built-in `mock` provider: deterministic OpenAI-shaped answers for demos and tests, with
 //! no network. It answers `mock: <last user text>`, calls the first tool when tools are
-//! offered and the last message is the user's, and counts tokens as ceil(chars / 4).
+//! offered and the last message is the user's, answers a JSON user message with itself in
+//! JSON mode (`response_format`), and counts tokens as ceil(chars / 4).
 
 use serde_json::{Value, json};
 
@@ -40,7 +41,19 @@ pub fn answer(request: &Value) -> (Answer, u64) {
         .and_then(|t| t.pointer("/function/name"))
         .and_then(Value::as_str);
     let tool_choice_none = request.get("tool_choice").and_then(Value::as_str) == Some("none");
+    let json_mode = matches!(
+        request
+            .pointer("/response_format/type")
+            .and_then(Value::as_str),
+        Some("json_object" | "json_schema")
+    );
     let answer = match (first_tool, last_role) {
+        // JSON mode: a user message that is JSON is answered with itself.
+        (_, Some("user"))
+            if json_mode && serde_json::from_str::<Value>(last_text.trim()).is_ok() =>
+        {
+            Answer::Text(last_text.trim().to_string())
+        }
         (Some(name), Some("user")) if !tool_choice_none => Answer::ToolCall {
             name: name.to_string(),
             arguments: "{}".into(),

@@ -12,6 +12,7 @@ use serde_json::value::RawValue;
 use strata_config::ProviderKind;
 
 use crate::convert::Format;
+use crate::dispatch::Call;
 use crate::provider::Candidate;
 
 /// What one upstream call came back with.
@@ -148,7 +149,8 @@ fn urlencode(segment: &str) -> String {
 
 /// POSTs `body` to the candidate's provider for `operation`, with that provider's
 /// authentication, within its total timeout.
-pub async fn post(candidate: &Candidate, operation: Operation, stream: bool, body: Bytes) -> Reply {
+pub async fn post(candidate: &Candidate, call: &Call, body: Bytes) -> Reply {
+    let (operation, stream) = (call.operation, call.stream);
     let provider = &candidate.provider;
     let (url, auth) = match endpoint(candidate, operation, stream) {
         Ok(endpoint) => endpoint,
@@ -177,6 +179,9 @@ pub async fn post(candidate: &Candidate, operation: Operation, stream: bool, bod
         ) {
             headers.insert(name, value);
         }
+    }
+    if let Some(key) = &call.idempotency_key {
+        headers.insert("idempotency-key", key.clone());
     }
     strata_telemetry::inject_current(&mut headers);
     match provider

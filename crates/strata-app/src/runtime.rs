@@ -15,6 +15,8 @@ use crate::AppError;
 pub struct LayerDeps {
     pub ai: strata_ai::Deps,
     pub mcp: strata_mcp::Deps,
+    /// The workflow engine (present when the agent layer is served).
+    pub agent: Option<strata_agent::Deps>,
 }
 
 /// One generation of the config, built.
@@ -36,19 +38,37 @@ impl Runtime {
         layers: &[Layer],
         deps: &LayerDeps,
     ) -> Result<Self, AppError> {
-        let mut routers = BTreeMap::new();
-        for &layer in layers {
-            let router = match layer {
-                Layer::Ai => strata_ai::build(&config, &deps.ai).map_err(|e| e.to_string()),
-                Layer::Mcp => strata_mcp::build(&config, &deps.mcp).map_err(|e| e.to_string()),
-                Layer::Agent => strata_agent::build(&config).map_err(|e| e.to_string()),
-            }
-            .map_err(|message| AppError::Layer {
+        let failed = |layer: Layer| {
+            move |message: String| AppError::Layer {
                 layer: layer.name(),
                 message,
-            })?;
-            routers.insert(layer, router);
+            }
+        };
+        let mut routers = BTreeMap::new();
+        let agent = layers.contains(&Layer::Agent);
+        // The agent layer calls the layers below in-process unless the config gives their URL;
+        // then they are built even when this process does not serve them.
+        let in_process = |layer: Layer, remote: bool| layers.contains(&layer) || (agent && !remote);
+        if in_process(Layer::Ai, config.agent.ai.is_some()) {
+            let router = strata_ai::build(&config, &deps.ai).map_err(|e| e.to_string());
+            routers.insert(Layer::Ai, router.map_err(failed(Layer::Ai))?);
         }
+        if in_process(Layer::Mcp, config.agent.mcp.is_some()) {
+            let router = strata_mcp::build(&config, &deps.mcp).map_err(|e| e.to_string());
+            routers.insert(Layer::Mcp, router.map_err(failed(Layer::Mcp))?);
+        }
+        if agent {
+            let below = strata_agent::Below {
+                ai: routers.get(&Layer::Ai).cloned(),
+                mcp: routers.get(&Layer::Mcp).cloned(),
+            };
+            let deps = deps.agent.as_ref().ok_or_else(|| {
+                failed(Layer::Agent)("the workflow engine was not started".to_string())
+            })?;
+            let router = strata_agent::build(&config, deps, below).map_err(|e| e.to_string());
+            routers.insert(Layer::Agent, router.map_err(failed(Layer::Agent))?);
+        }
+        routers.retain(|layer, _| layers.contains(layer));
         Ok(Self {
             config: Arc::new(config),
             generation,

@@ -96,9 +96,14 @@ async fn run(options: ServeOptions, config: Config, source: &str) -> Result<(), 
     let store = Store::connect(&config.storage).await?;
     let metrics = Metrics::new();
     let shutdown = Shutdown::new();
+    let agent = options
+        .layers
+        .contains(&Layer::Agent)
+        .then(|| strata_agent::Deps::new(store.clone(), &config, shutdown.clone()));
     let deps = LayerDeps {
         ai: strata_ai::Deps::new(metrics.clone()),
         mcp: strata_mcp::Deps::new(),
+        agent,
     };
     let runtime = Runtime::build(config, source, 1, &options.layers, &deps)?;
     metrics.set_config_generation(1);
@@ -139,6 +144,9 @@ async fn run(options: ServeOptions, config: Config, source: &str) -> Result<(), 
     tracing::info!(layer = "admin", addr = %listeners_config.admin, "listening");
 
     spawn_signal_handlers(app.clone())?;
+    if let Some(agent) = &app.deps.agent {
+        agent.start();
+    }
     if let Some(path) = &options.config {
         reload::spawn(app.clone(), path)?;
     }

@@ -10,10 +10,12 @@ mod schema;
 mod validate;
 mod value;
 mod watch;
+mod workflows;
 mod yaml;
 
 pub use error::{ConfigError, ConfigErrors};
-pub use load::{load_file, load_file_with_source, load_str};
+pub use load::{load_file, load_file_with_source, load_in, load_str};
 pub use model::*;
 pub use schema::json_schema;
 pub use watch::{ConfigWatch, watch};
+pub use workflows::{expression_error, load_one as load_workflow, template_error, workflow_schema};

@@ -6,7 +6,7 @@ use std::path::Path;
 use crate::error::{ConfigError, ConfigErrors};
 use crate::model::Config;
 use crate::validate::{Report, check_schema, check_semantics};
-use crate::{interpolate, value, yaml};
+use crate::{interpolate, value, workflows, yaml};
 
 /// Loads and validates a config file, with `${VAR}` taken from the process environment.
 pub fn load_file(path: &Path) -> Result<Config, ConfigErrors> {
@@ -25,7 +25,8 @@ pub fn load_file_with_source(path: &Path) -> Result<(Config, String), ConfigErro
             message: format!("cannot read the config file: {e}"),
         }])
     })?;
-    let config = load_str(&text, &file, &|name| std::env::var(name).ok())?;
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let config = load_in(&text, &file, &|name| std::env::var(name).ok(), Some(dir))?;
     Ok((config, text))
 }
 
@@ -34,6 +35,16 @@ pub fn load_str(
     text: &str,
     file: &str,
     env: &dyn Fn(&str) -> Option<String>,
+) -> Result<Config, ConfigErrors> {
+    load_in(text, file, env, None)
+}
+
+/// Loads config text; with `dir`, also the workflow files its globs name (relative to `dir`).
+pub fn load_in(
+    text: &str,
+    file: &str,
+    env: &dyn Fn(&str) -> Option<String>,
+    dir: Option<&Path>,
 ) -> Result<Config, ConfigErrors> {
     let (mut tree, duplicates) = yaml::parse(text).map_err(|e| {
         ConfigErrors(vec![ConfigError {
@@ -63,7 +74,7 @@ pub fn load_str(
         errors.dedup();
         return Err(ConfigErrors(errors));
     }
-    serde_json::from_value(json).map_err(|e| {
+    let mut config: Config = serde_json::from_value(json).map_err(|e| {
         ConfigErrors(vec![ConfigError {
             file: file.to_string(),
             path: String::new(),
@@ -71,5 +82,15 @@ pub fn load_str(
             column: 0,
             message: e.to_string(),
         }])
-    })
+    })?;
+    if let Some(dir) = dir {
+        let mut report = Report::new(file, &tree);
+        let (workflows, mut errors) = workflows::load(dir, &config, env, &mut report);
+        errors.append(&mut report.errors);
+        if !errors.is_empty() {
+            return Err(ConfigErrors(errors));
+        }
+        config.workflows = workflows;
+    }
+    Ok(config)
 }

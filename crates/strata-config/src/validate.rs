@@ -87,8 +87,18 @@ fn pointer(path: &[Seg]) -> String {
 /// Checks `json` against the schema. Unquoted scalars where a string is expected (`key: 1234`,
 /// `version: 2024-10-21`) are read as strings, as a person means them.
 pub(crate) fn check_schema(report: &mut Report<'_>, json: &mut Value) {
+    check_schema_against(report, json, &SCHEMA, &VALIDATOR);
+}
+
+/// [`check_schema`] against another document's schema (workflow files).
+pub(crate) fn check_schema_against(
+    report: &mut Report<'_>,
+    json: &mut Value,
+    schema: &Value,
+    validator: &jsonschema::Validator,
+) {
     let mut as_text = Vec::new();
-    for error in VALIDATOR.iter_errors(json) {
+    for error in validator.iter_errors(json) {
         let path = segs(error.instance_path());
         let retypable = matches!(
             error.kind(),
@@ -97,7 +107,7 @@ pub(crate) fn check_schema(report: &mut Report<'_>, json: &mut Value) {
                 | jsonschema::error::ValidationErrorKind::OneOfNotValid { .. }
         );
         if retypable
-            && schema::accepts_string(&SCHEMA, &path)
+            && schema::accepts_string(schema, &path)
             && let Some(Node {
                 kind: Kind::Scalar { text, plain: true },
                 ..
@@ -111,12 +121,12 @@ pub(crate) fn check_schema(report: &mut Report<'_>, json: &mut Value) {
             *slot = Value::String(text);
         }
     }
-    for error in VALIDATOR.iter_errors(json) {
+    for error in validator.iter_errors(json) {
         let path = segs(error.instance_path());
         use jsonschema::error::ValidationErrorKind as K;
         match error.kind() {
             K::AdditionalProperties { unexpected } => {
-                let allowed = schema::allowed_keys(&SCHEMA, &path);
+                let allowed = schema::allowed_keys(schema, &path);
                 for key in unexpected {
                     let hint = suggest(key, allowed.iter().map(String::as_str))
                         .map(|s| format!(", did you mean `{s}`?"))
@@ -138,11 +148,11 @@ pub(crate) fn check_schema(report: &mut Report<'_>, json: &mut Value) {
                 // Describe what was written, not what it was read as.
                 let written = report.tree.get(&path).map(value::to_json);
                 let found = written.as_ref().map_or("nothing", schema::found);
-                let expected = schema::expected(&SCHEMA, &path);
+                let expected = schema::expected(schema, &path);
                 report.at(&path, format!("expected {expected}, found {found}"));
             }
             K::Pattern { .. } => {
-                let expected = schema::expected(&SCHEMA, &path);
+                let expected = schema::expected(schema, &path);
                 let found = match report.tree.get(&path).map(value::to_json) {
                     Some(Value::String(text)) => format!("`{text}`"),
                     Some(other) => schema::found(&other).to_string(),
@@ -156,7 +166,7 @@ pub(crate) fn check_schema(report: &mut Report<'_>, json: &mut Value) {
 }
 
 /// The closest of `options` to `word`, when it is close enough to be a typo.
-fn suggest<'a>(word: &str, options: impl Iterator<Item = &'a str>) -> Option<&'a str> {
+pub(crate) fn suggest<'a>(word: &str, options: impl Iterator<Item = &'a str>) -> Option<&'a str> {
     options
         .map(|o| (strsim::damerau_levenshtein(word, o), o))
         .filter(|(d, o)| *d <= 2.max(o.len() / 4))
@@ -209,7 +219,13 @@ fn unique_names(report: &mut Report<'_>, json: &Value, list: &[&str], what: &str
 }
 
 /// Reports a reference to a name that is not defined.
-fn known_ref(report: &mut Report<'_>, path: &[Seg], what: &str, name: &str, known: &[&str]) {
+pub(crate) fn known_ref(
+    report: &mut Report<'_>,
+    path: &[Seg],
+    what: &str,
+    name: &str,
+    known: &[&str],
+) {
     if known.contains(&name) {
         return;
     }

@@ -7,6 +7,15 @@ mod shutdown;
 pub use secret::Secret;
 pub use shutdown::Shutdown;
 
+/// Who a call is made for. Attached to in-process requests as an `http` extension by the
+/// layer above (the agent layer calling the ai and mcp layers); it never comes from the network,
+/// so a layer that finds it may trust it like an authenticated key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Principal {
+    /// The key, token subject or run principal's name; `None` for anonymous callers.
+    pub name: Option<String>,
+}
+
 /// The version of this build, as written in the workspace manifest.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 

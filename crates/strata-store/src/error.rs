@@ -16,6 +16,8 @@ pub enum StoreError {
     Redis(#[from] ::redis::RedisError),
     #[error("the writer is closed; the record was not accepted")]
     WriterClosed,
+    #[error("run {0} is executed by another process now")]
+    LeaseLost(String),
     #[error("stored data is malformed: {0}")]
     Malformed(String),
 }

@@ -6,6 +6,7 @@ mod audit;
 mod batch;
 mod error;
 mod redis_conn;
+mod runs;
 
 use std::str::FromStr;
 use std::time::Duration;
@@ -18,6 +19,7 @@ pub use audit::{AuditQuery, AuditRecord, Outcome};
 pub use batch::{BatchRecord, BatchWriter, BatchWriterOptions};
 pub use error::StoreError;
 pub use redis_conn::Redis;
+pub use runs::{Commit, EventRow, InboxItem, NewEvent, NewRun, RunQuery, RunRow};
 
 /// The database behind a store.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -41,6 +41,14 @@ enum Command {
     },
     /// Print the JSON Schema of the config file.
     Schema,
+    /// Workflow runs: list, show as a tree, replay from the journal, cancel.
+    Runs {
+        /// Config file (its `storage`); the embedded defaults when absent.
+        #[arg(long, short, global = true, env = "STRATA_CONFIG")]
+        config: Option<PathBuf>,
+        #[command(subcommand)]
+        command: RunsCli,
+    },
     /// Serve one virtual MCP server on stdin/stdout, for clients that only speak stdio.
     McpStdio {
         /// Config file; the embedded defaults when absent.
@@ -50,6 +58,50 @@ enum Command {
         #[arg(long)]
         server: String,
     },
+}
+
+#[derive(Debug, Subcommand)]
+enum RunsCli {
+    /// The newest runs.
+    List {
+        #[arg(long)]
+        workflow: Option<String>,
+        /// pending, running, waiting, succeeded, failed or cancelled.
+        #[arg(long)]
+        status: Option<String>,
+        #[arg(long, default_value_t = 50)]
+        limit: i64,
+    },
+    /// One run as a tree of its steps with status, timings, tokens and cost.
+    Show { id: String },
+    /// Re-execute a run from its journal without calling anything; exit 1 unless it
+    /// reproduces the same inputs, state, status and output.
+    Replay { id: String },
+    /// Ask a run to stop.
+    Cancel {
+        id: String,
+        #[arg(long)]
+        reason: Option<String>,
+    },
+}
+
+impl From<RunsCli> for strata_app::RunsCommand {
+    fn from(cli: RunsCli) -> Self {
+        match cli {
+            RunsCli::List {
+                workflow,
+                status,
+                limit,
+            } => Self::List {
+                workflow,
+                status,
+                limit,
+            },
+            RunsCli::Show { id } => Self::Show { id },
+            RunsCli::Replay { id } => Self::Replay { id },
+            RunsCli::Cancel { id, reason } => Self::Cancel { id, reason },
+        }
+    }
 }
 
 fn parse_format(s: &str) -> Result<LogFormat, String> {
@@ -71,6 +123,20 @@ impl Cli {
             Command::Schema => {
                 print!("{}", strata_app::schema());
                 ExitCode::SUCCESS
+            }
+            Command::Runs { config, command } => {
+                let mut ok = true;
+                let code = run_async(
+                    async {
+                        let (text, success) =
+                            strata_app::runs(config.as_deref(), command.into()).await?;
+                        print!("{text}");
+                        ok = success;
+                        Ok(())
+                    },
+                    "strata runs",
+                );
+                if ok { code } else { ExitCode::FAILURE }
             }
             Command::McpStdio { config, server } => {
                 let options = strata_app::McpStdioOptions {

@@ -6,6 +6,7 @@ mod ai;
 mod auth;
 mod duration;
 mod mcp;
+mod workflow;
 
 use std::net::SocketAddr;
 
@@ -23,6 +24,11 @@ pub use duration::Duration;
 pub use mcp::{
     Builtin, McpConfig, PrefixMode, StdioUpstream, ToolFilter, ToolOverride, Upstream,
     UrlTransport, VirtualServer,
+};
+pub use workflow::{
+    AgentCall, Branch, CatchRule, ChoiceRule, ERROR_CLASSES, Fail, Handoff, Human, LlmCall,
+    MapSpec, Parallel, Reducer, RetryRule, StateKey, Step, StepDefaults, SubWorkflow, Succeed,
+    ToolCall, Wait, Workflow,
 };
 
 /// The whole config file.
@@ -47,6 +53,10 @@ pub struct Config {
     pub server: Server,
     /// The admin API and console.
     pub admin: Admin,
+    /// The workflows `agent.workflows` names, loaded and checked with the config file.
+    #[serde(skip)]
+    #[schemars(skip)]
+    pub workflows: Vec<Workflow>,
 }
 
 /// One listener per layer, plus admin. Each is `IP:PORT`.

@@ -5,6 +5,7 @@
 mod errors;
 mod examples;
 mod schema_file;
+mod workflows;
 
 use strata_config::{Config, ConfigErrors};
 

@@ -9,6 +9,7 @@ mod backends;
 mod batch;
 mod migrations;
 mod redis;
+mod runs;
 
 use std::future::Future;
 use std::pin::Pin;
@@ -31,6 +32,13 @@ const TESTS: &[(&str, TestFn)] = &[
     ("batch_writer_flush_is_durable", |s| {
         Box::pin(batch::flush_is_durable(s))
     }),
+    ("runs_leases_fence_writers", |s| {
+        Box::pin(runs::leases_fence_writers(s))
+    }),
+    ("runs_claims_are_exclusive", |s| {
+        Box::pin(runs::claims_are_exclusive(s))
+    }),
+    ("runs_park_and_wake", |s| Box::pin(runs::park_and_wake(s))),
     ("ping", |s| {
         Box::pin(async move { s.ping().await.map_err(|e| e.to_string().into()) })
     }),

@@ -44,6 +44,10 @@ impl Ports {
     pub fn admin_url(&self, path: &str) -> String {
         format!("http://127.0.0.1:{}{path}", self.admin)
     }
+
+    pub fn agent_url(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}{path}", self.agent)
+    }
 }
 
 /// A running stack; the process is killed and the directory removed on drop.
@@ -57,7 +61,20 @@ pub struct Stack {
 impl Stack {
     /// Starts `strata serve` with the base config plus `extra` YAML.
     pub async fn start(extra: &str, args: &[&str], envs: &[(&str, &str)]) -> Self {
+        Self::start_with_files(extra, &[], args, envs).await
+    }
+
+    /// Like [`Stack::start`], with more files (workflows) written beside the config first.
+    pub async fn start_with_files(
+        extra: &str,
+        files: &[(&str, &str)],
+        args: &[&str],
+        envs: &[(&str, &str)],
+    ) -> Self {
         let dir = tempfile::tempdir().unwrap();
+        for (name, text) in files {
+            std::fs::write(dir.path().join(name), text).unwrap();
+        }
         let ports = Ports::free();
         let config = dir.path().join("strata.yaml");
         std::fs::write(&config, format!("{}{extra}", ports.base_yaml(dir.path()))).unwrap();

@@ -11,3 +11,4 @@ mod sdk;
 mod serve;
 mod shutdown;
 mod telemetry;
+mod workflows;

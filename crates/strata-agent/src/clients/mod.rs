@@ -1,0 +1,98 @@
+//! How the agent layer reaches the layers below: a model client (the ai layer's
+//! OpenAI-compatible API) and a tool client (the mcp layer's Streamable HTTP), each over a
+//! transport that is either in-process (the layer's router, called directly, with the run's
+//! principal attached) or HTTP (the layer's URL, with the agent layer's own key).
+
+mod model;
+mod tool;
+mod transport;
+
+use std::fmt;
+
+use futures_util::future::BoxFuture;
+use serde_json::Value;
+
+pub use model::LayerModels;
+pub use tool::LayerTools;
+pub use transport::{Http, InProcess, Transport};
+
+/// Reads a whole response body (layers answer small bodies to these calls).
+async fn read_body(body: axum::body::Body) -> Result<bytes::Bytes, CallError> {
+    axum::body::to_bytes(body, 64 << 20)
+        .await
+        .map_err(|e| CallError::new("unavailable", format!("reading the answer: {e}")))
+}
+
+/// Who a call is for and how to recognize a repeat of it.
+#[derive(Debug, Clone)]
+pub struct CallContext {
+    pub principal: Option<String>,
+    /// The same for every try of one step attempt (also after a crash).
+    pub idempotency_key: String,
+    pub run_id: String,
+}
+
+/// A failed call: the error class retry and catch rules see, and what happened.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CallError {
+    pub class: &'static str,
+    pub message: String,
+    /// What the layer answered, for the journal.
+    pub response: Option<Value>,
+}
+
+impl CallError {
+    pub fn new(class: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            class,
+            message: message.into(),
+            response: None,
+        }
+    }
+
+    /// The class of an HTTP status from a layer.
+    #[must_use]
+    pub fn class_of(status: u16) -> &'static str {
+        match status {
+            401 | 403 => "unauthorized",
+            404 => "not_found",
+            408 | 504 => "timeout",
+            429 => "rate_limited",
+            400..=499 => "bad_request",
+            _ => "unavailable",
+        }
+    }
+}
+
+impl fmt::Display for CallError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.class, self.message)
+    }
+}
+
+/// A call through a layer: what the step gets, and the exchange for the journal
+/// (`{ layer, request, response | error, tokens, cost_usd }`).
+#[derive(Debug, Clone)]
+pub struct Called {
+    pub result: Result<Value, CallError>,
+    pub record: Value,
+}
+
+/// Chat completions through the ai layer.
+pub trait ModelClient: Send + Sync + fmt::Debug {
+    /// Sends an OpenAI chat completions body (plus `output_schema`); the output is the
+    /// answer's text, or the parsed JSON when an output schema is given.
+    fn chat<'a>(&'a self, body: Value, ctx: &'a CallContext) -> BoxFuture<'a, Called>;
+}
+
+/// Tool calls through the mcp layer.
+pub trait ToolClient: Send + Sync + fmt::Debug {
+    /// Calls `name` on the virtual server `server`.
+    fn call_tool<'a>(
+        &'a self,
+        server: &'a str,
+        name: &'a str,
+        arguments: Value,
+        ctx: &'a CallContext,
+    ) -> BoxFuture<'a, Called>;
+}
