@@ -5,11 +5,13 @@ pub mod conformance;
 pub mod mcp_fixture;
 pub mod mock_llm;
 pub mod npm;
+pub mod postgres;
 pub mod process;
 pub mod python;
 pub mod services;
 
 pub use mcp_fixture::FixtureServer as McpFixture;
 pub use mock_llm::{Behavior, MockLlm};
+pub use postgres::FreshDatabase;
 pub use process::{StrataProcess, free_port};
 pub use services::{Service, service_url, skip};

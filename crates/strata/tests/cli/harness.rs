@@ -28,6 +28,14 @@ impl Ports {
         }
     }
 
+    /// The `listeners` section for these ports.
+    pub fn listeners_yaml(&self) -> String {
+        format!(
+            "listeners:\n  ai: 127.0.0.1:{}\n  mcp: 127.0.0.1:{}\n  agent: 127.0.0.1:{}\n  admin: 127.0.0.1:{}\n",
+            self.ai, self.mcp, self.agent, self.admin
+        )
+    }
+
     /// The `listeners` and `storage` sections for these ports and `dir`.
     pub fn base_yaml(&self, dir: &Path) -> String {
         format!(
@@ -77,7 +85,14 @@ impl Stack {
         }
         let ports = Ports::free();
         let config = dir.path().join("strata.yaml");
-        std::fs::write(&config, format!("{}{extra}", ports.base_yaml(dir.path()))).unwrap();
+        // A config that brings its own storage (a shared Postgres) replaces the SQLite file.
+        let own_storage = extra.starts_with("storage:") || extra.contains("\nstorage:");
+        let base = if own_storage {
+            ports.listeners_yaml()
+        } else {
+            ports.base_yaml(dir.path())
+        };
+        std::fs::write(&config, format!("{base}{extra}")).unwrap();
         let config_arg = config.display().to_string();
         let mut all_args = vec!["serve", "--config", &config_arg];
         all_args.extend_from_slice(args);

@@ -1,9 +1,11 @@
 //! The agent layer end to end: workflows run by `strata serve` against the project's mock
 //! LLM provider and MCP servers, driven over the HTTP API and the `strata runs` commands.
 
+mod crash;
 mod human;
 mod kinds;
 mod resilience;
+mod scale;
 
 use std::time::Duration;
 
