@@ -52,15 +52,21 @@ impl AppState {
 }
 
 const EMBEDDED: &str = include_str!("embedded.yaml");
+const DEMO_WORKFLOW: &str = include_str!("demo.wf.yaml");
 
-/// Loads the config (or the embedded defaults) with its source text.
+/// Loads the config (or the embedded defaults, with the demo workflow) with its source text.
 pub fn load(path: Option<&std::path::Path>) -> Result<(Config, String), ConfigErrors> {
+    let env = |name: &str| std::env::var(name).ok();
     match path {
         Some(path) => strata_config::load_file_with_source(path),
-        None => strata_config::load_str(EMBEDDED, "<embedded defaults>", &|name| {
-            std::env::var(name).ok()
-        })
-        .map(|config| (config, EMBEDDED.to_string())),
+        None => {
+            let mut config = strata_config::load_str(EMBEDDED, "<embedded defaults>", &env)?;
+            let (demo, _) =
+                strata_config::load_workflow(DEMO_WORKFLOW, "<embedded demo workflow>", &env)
+                    .map_err(ConfigErrors)?;
+            config.workflows.push(demo);
+            Ok((config, EMBEDDED.to_string()))
+        }
     }
 }
 
@@ -220,5 +226,6 @@ mod tests {
             Some(strata_config::ProviderKind::Mock)
         );
         assert!(mock.models.contains(&"mock-1".to_string()));
+        assert_eq!(config.workflows[0].name, "demo");
     }
 }
