@@ -46,25 +46,9 @@ pub fn load_in(
     env: &dyn Fn(&str) -> Option<String>,
     dir: Option<&Path>,
 ) -> Result<Config, ConfigErrors> {
-    let (mut tree, duplicates) = yaml::parse(text).map_err(|e| {
-        ConfigErrors(vec![ConfigError {
-            file: file.to_string(),
-            path: String::new(),
-            line: e.pos.line,
-            column: e.pos.column,
-            message: format!("invalid YAML: {}", e.message),
-        }])
-    })?;
-    let unset = interpolate::expand_tree(&mut tree, env);
-    let mut json = value::to_json(&tree);
-
+    let (tree, mut json, first) = parse(text, file, env).map_err(|e| ConfigErrors(vec![e]))?;
     let mut report = Report::new(file, &tree);
-    for dup in duplicates {
-        report.push(&[], dup.pos, dup.message);
-    }
-    for u in unset {
-        report.push(&u.path, u.pos, u.message);
-    }
+    report.errors = first;
     check_schema(&mut report, &mut json);
     check_semantics(&mut report, &json);
 
@@ -93,4 +77,31 @@ pub fn load_in(
         config.workflows = workflows;
     }
     Ok(config)
+}
+
+/// YAML text → positioned tree with `${VAR}` expanded, and its JSON form, with the errors
+/// found on the way (duplicate keys, unset variables). A syntax error stops it.
+pub(crate) fn parse(
+    text: &str,
+    file: &str,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<(yaml::Node, serde_json::Value, Vec<ConfigError>), ConfigError> {
+    let (mut tree, duplicates) = yaml::parse(text).map_err(|e| ConfigError {
+        file: file.to_string(),
+        path: String::new(),
+        line: e.pos.line,
+        column: e.pos.column,
+        message: format!("invalid YAML: {}", e.message),
+    })?;
+    let unset = interpolate::expand_tree(&mut tree, env);
+    let json = value::to_json(&tree);
+    let mut report = Report::new(file, &tree);
+    for dup in duplicates {
+        report.push(&[], dup.pos, dup.message);
+    }
+    for u in unset {
+        report.push(&u.path, u.pos, u.message);
+    }
+    let errors = report.errors;
+    Ok((tree, json, errors))
 }

@@ -10,7 +10,9 @@ mod transport;
 use std::fmt;
 
 use futures_util::future::BoxFuture;
-use serde_json::Value;
+use std::time::Instant;
+
+use serde_json::{Value, json};
 
 pub use model::LayerModels;
 pub use tool::LayerTools;
@@ -76,6 +78,18 @@ impl fmt::Display for CallError {
 pub struct Called {
     pub result: Result<Value, CallError>,
     pub record: Value,
+}
+
+impl Called {
+    /// The call's outcome with its journal record, stamped with how long it took.
+    #[must_use]
+    pub fn finish(result: Result<Value, CallError>, mut record: Value, started: Instant) -> Self {
+        record["ms"] = json!(started.elapsed().as_millis() as u64);
+        if let Err(e) = &result {
+            record["error"] = json!({ "class": e.class, "message": e.message });
+        }
+        Self { result, record }
+    }
 }
 
 /// Chat completions through the ai layer.

@@ -46,11 +46,7 @@ impl LayerModels {
                     None => Ok(Value::String(text)),
                 }
             });
-        record["ms"] = json!(started.elapsed().as_millis() as u64);
-        if let Err(e) = &result {
-            record["error"] = json!({ "class": e.class, "message": e.message });
-        }
-        Called { result, record }
+        Called::finish(result, record, started)
     }
 
     async fn exchange(

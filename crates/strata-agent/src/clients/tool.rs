@@ -66,11 +66,7 @@ impl LayerTools {
             }
         }
         let result = result.and_then(|answer| tool_output(&answer));
-        record["ms"] = json!(started.elapsed().as_millis() as u64);
-        if let Err(e) = &result {
-            record["error"] = json!({ "class": e.class, "message": e.message });
-        }
-        Called { result, record }
+        Called::finish(result, record, started)
     }
 
     async fn call_once(
@@ -145,12 +141,7 @@ impl LayerTools {
                 "clientInfo": { "name": "strata-agent", "version": strata_core::VERSION }
             }
         });
-        let request = self.request(server, None, &init, ctx)?;
-        let response = self
-            .transport
-            .send(request)
-            .await
-            .map_err(|e| CallError::new("unavailable", e))?;
+        let response = self.send(server, None, &init, ctx).await?;
         let status = response.status().as_u16();
         let id = response
             .headers()
@@ -212,14 +203,23 @@ impl LayerTools {
         id: Option<u64>,
         ctx: &CallContext,
     ) -> Result<(u16, Option<Value>), CallError> {
-        let request = self.request(server, session, body, ctx)?;
-        let response = self
-            .transport
-            .send(request)
-            .await
-            .map_err(|e| CallError::new("unavailable", e))?;
+        let response = self.send(server, session, body, ctx).await?;
         let status = response.status().as_u16();
         Ok((status, read_answer(response, id).await?))
+    }
+
+    async fn send(
+        &self,
+        server: &str,
+        session: Option<&Session>,
+        body: &Value,
+        ctx: &CallContext,
+    ) -> Result<http::Response<Body>, CallError> {
+        let request = self.request(server, session, body, ctx)?;
+        self.transport
+            .send(request)
+            .await
+            .map_err(|e| CallError::new("unavailable", e))
     }
 }
 

@@ -13,8 +13,8 @@ use serde_json::Value;
 use crate::error::ConfigError;
 use crate::model::{Config, Workflow};
 use crate::validate::{Report, check_schema_against};
+use crate::yaml;
 use crate::yaml::Seg;
-use crate::{interpolate, value, yaml};
 
 pub use check::{expression_error, template_error};
 
@@ -97,24 +97,9 @@ pub fn load_one(
     file: &str,
     env: &dyn Fn(&str) -> Option<String>,
 ) -> Result<(Workflow, yaml::Node), Vec<ConfigError>> {
-    let (mut tree, duplicates) = yaml::parse(text).map_err(|e| {
-        vec![ConfigError {
-            file: file.to_string(),
-            path: String::new(),
-            line: e.pos.line,
-            column: e.pos.column,
-            message: format!("invalid YAML: {}", e.message),
-        }]
-    })?;
-    let unset = interpolate::expand_tree(&mut tree, env);
-    let mut json = value::to_json(&tree);
+    let (tree, mut json, first) = crate::load::parse(text, file, env).map_err(|e| vec![e])?;
     let mut report = Report::new(file, &tree);
-    for dup in duplicates {
-        report.push(&[], dup.pos, dup.message);
-    }
-    for u in unset {
-        report.push(&u.path, u.pos, u.message);
-    }
+    report.errors = first;
     check_schema_against(&mut report, &mut json, &SCHEMA, &VALIDATOR);
     if report.errors.is_empty() {
         match serde_json::from_value::<Workflow>(json) {

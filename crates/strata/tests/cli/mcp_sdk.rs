@@ -37,14 +37,14 @@ const SCENARIOS: [&str; 12] = [
 ];
 
 /// The entry points (`dist/index.js`) of the reference servers.
-struct ReferenceServers {
+pub(crate) struct ReferenceServers {
     everything: PathBuf,
     filesystem: PathBuf,
-    memory: PathBuf,
+    pub memory: PathBuf,
 }
 
 /// Installs the reference servers (once; one test at a time), or reports the skip.
-fn reference_servers(test: &str) -> Option<ReferenceServers> {
+pub(crate) fn reference_servers(test: &str) -> Option<ReferenceServers> {
     static INSTALLING: Mutex<()> = Mutex::new(());
     let _one_at_a_time = INSTALLING.lock().unwrap_or_else(PoisonError::into_inner);
     let node = std::process::Command::new("node").arg("--version").output();
@@ -72,7 +72,7 @@ fn reference_servers(test: &str) -> Option<ReferenceServers> {
 }
 
 /// A path as a YAML scalar (a JSON string is a valid double-quoted YAML scalar).
-fn yaml(path: &Path) -> String {
+pub(crate) fn yaml(path: &Path) -> String {
     serde_json::to_string(&path.display().to_string()).unwrap()
 }
 

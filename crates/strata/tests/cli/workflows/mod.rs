@@ -4,6 +4,7 @@
 mod crash;
 mod human;
 mod kinds;
+mod npm;
 mod resilience;
 mod scale;
 
