@@ -22,6 +22,12 @@ pub enum AgentError {
     Engine(#[from] EngineError),
 }
 
+impl From<strata_store::StoreError> for AgentError {
+    fn from(e: strata_store::StoreError) -> Self {
+        AgentError::Engine(EngineError::Store(e))
+    }
+}
+
 impl AgentError {
     fn status(&self) -> StatusCode {
         match self {

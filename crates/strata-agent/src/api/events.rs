@@ -33,14 +33,7 @@ pub(super) async fn stream(
     headers: HeaderMap,
 ) -> Result<Response, AgentError> {
     api.authenticate(&headers)?;
-    if api
-        .engine
-        .store
-        .run(&id)
-        .await
-        .map_err(EngineError::from)?
-        .is_none()
-    {
+    if api.engine.store.run(&id).await?.is_none() {
         return Err(EngineError::UnknownRun(id).into());
     }
     let after = headers

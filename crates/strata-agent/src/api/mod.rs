@@ -122,12 +122,7 @@ async fn start(
     if let Some(limit) = wait {
         let deadline = tokio::time::Instant::now() + limit;
         loop {
-            if let Some(row) = api
-                .engine
-                .store
-                .run(&id)
-                .await
-                .map_err(crate::EngineError::from)?
+            if let Some(row) = api.engine.store.run(&id).await?
                 && matches!(row.status.as_str(), "succeeded" | "failed" | "cancelled")
             {
                 ended = true;
@@ -151,15 +146,9 @@ async fn start(
         .engine
         .store
         .run(&id)
-        .await
-        .map_err(crate::EngineError::from)?
+        .await?
         .ok_or_else(|| crate::EngineError::UnknownRun(id.clone()))?;
-    let events = api
-        .engine
-        .store
-        .run_events(&id, 0, i64::MAX)
-        .await
-        .map_err(crate::EngineError::from)?;
+    let events = api.engine.store.run_events(&id, 0, i64::MAX).await?;
     let status = match (wait, ended) {
         (Some(_), true) => StatusCode::OK,
         (Some(_), false) => StatusCode::ACCEPTED,
@@ -201,8 +190,7 @@ async fn list(
             since_ms: q.since,
             limit,
         })
-        .await
-        .map_err(crate::EngineError::from)?;
+        .await?;
     let next = (rows.len() as i64 == limit)
         .then(|| rows.last().map(|r| r.created_ms))
         .flatten();
@@ -219,13 +207,9 @@ async fn show(
     let store = &api.engine.store;
     let row = store
         .run(&id)
-        .await
-        .map_err(crate::EngineError::from)?
+        .await?
         .ok_or_else(|| crate::EngineError::UnknownRun(id.clone()))?;
-    let events = store
-        .run_events(&id, 0, i64::MAX)
-        .await
-        .map_err(crate::EngineError::from)?;
+    let events = store.run_events(&id, 0, i64::MAX).await?;
     Ok(Json(view::run_json(&row, Some(&events))).into_response())
 }
 
@@ -292,8 +276,7 @@ async fn check_signal(api: &Api, id: &str, body: &SignalBody) -> Result<(), Agen
         .engine
         .store
         .run(id)
-        .await
-        .map_err(crate::EngineError::from)?
+        .await?
         .ok_or_else(|| crate::EngineError::UnknownRun(id.to_string()))?;
     let def: strata_config::Workflow = serde_json::from_str(&row.definition)
         .map_err(|e| AgentError::BadRequest(format!("stored definition: {e}")))?;

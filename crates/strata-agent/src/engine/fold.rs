@@ -3,7 +3,7 @@
 //! applies that; replay applies the same events without calling anything, so both always
 //! agree. Nothing here does I/O or reads the clock.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::sync::Arc;
 
 use serde_json::{Map, Value, json};
@@ -136,6 +136,10 @@ pub struct Fold {
     pub finished: bool,
     /// Child runs of dropped tasks, for the executor to cancel.
     pub orphans: Vec<String>,
+    /// Steps some `next`/`catch`/`choice`/`compensate` leads to (they start only when routed to).
+    routed: BTreeSet<String>,
+    /// Steps that are some step's compensation (never started by `needs`).
+    compensators: BTreeSet<String>,
 }
 
 /// The key of a step visit's task.
@@ -153,7 +157,20 @@ impl Fold {
     /// A new run of `def` with `input`: the steps with nothing to wait for are ready.
     #[must_use]
     pub fn new(def: Arc<Workflow>, input: Value, run: Value) -> Self {
+        let compensators: BTreeSet<String> = def
+            .steps
+            .values()
+            .filter_map(|s| s.compensate.clone())
+            .collect();
+        let mut routed: BTreeSet<String> = def
+            .steps
+            .values()
+            .flat_map(|s| s.routes().into_iter().map(str::to_string))
+            .collect();
+        routed.extend(compensators.iter().cloned());
         let mut fold = Self {
+            routed,
+            compensators,
             state: state::initial(&def.state),
             def,
             input,
@@ -367,17 +384,11 @@ impl Fold {
     }
 
     fn is_routed(&self, name: &str) -> bool {
-        self.def
-            .steps
-            .values()
-            .any(|s| s.routes().contains(&name) || s.compensate.as_deref() == Some(name))
+        self.routed.contains(name)
     }
 
     fn is_compensator(&self, name: &str) -> bool {
-        self.def
-            .steps
-            .values()
-            .any(|s| s.compensate.as_deref() == Some(name))
+        self.compensators.contains(name)
     }
 
     fn is_human(&self, step: &str) -> bool {
@@ -758,3 +769,7 @@ fn tolerated(spec: Option<&Value>, n: usize) -> usize {
         _ => 0,
     }
 }
+
+#[cfg(test)]
+#[path = "fold_tests.rs"]
+mod tests;

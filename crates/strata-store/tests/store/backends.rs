@@ -1,7 +1,6 @@
 //! The databases the store tests run on, each test on a fresh database.
 
 use libtest_mimic::{Failed, Trial};
-use sqlx::{Connection, Executor};
 use strata_config::Storage;
 use strata_core::Secret;
 use strata_store::{Backend, Store};
@@ -68,23 +67,12 @@ pub fn run(backend: &TestBackend, test: TestFn) -> Result<(), Failed> {
                 result
             }
             TestBackend::Postgres(Some(base)) => {
-                let db = format!("strata_t_{}", uuid::Uuid::new_v4().simple());
-                sqlx::any::install_default_drivers();
-                let mut admin = sqlx::AnyConnection::connect(base).await?;
-                admin
-                    .execute(sqlx::AssertSqlSafe(format!("CREATE DATABASE {db}")))
-                    .await?;
-                let mut url = url::Url::parse(base)?;
-                url.set_path(&db);
-                let store = Store::connect(&storage(url.to_string())).await?;
+                let db = strata_testkit::FreshDatabase::create(base).await?;
+                let store = Store::connect(&storage(db.url.clone())).await?;
                 assert_eq!(store.backend(), Backend::Postgres);
                 let result = test(store.clone()).await;
                 store.close().await;
-                admin
-                    .execute(sqlx::AssertSqlSafe(format!(
-                        "DROP DATABASE {db} WITH (FORCE)"
-                    )))
-                    .await?;
+                db.drop_database().await?;
                 result
             }
             TestBackend::Postgres(None) => Err("postgres not configured".into()),

@@ -42,12 +42,34 @@ steps:
   refund: { tool: { server: demo, name: echo, arguments: { text: "refunded" } } }
 "#;
 
+const DEADLINES: &str = r#"
+name: deadlines
+steps:
+  slow:
+    llm: { model: m, messages: [{ role: user, content: "take your time" }] }
+    timeout: 200ms
+    catch: [{ errors: [timeout], next: quick }]
+  quick: { succeed: { output: "gave up waiting" } }
+"#;
+
+const OVERDUE: &str = r#"
+name: overdue
+timeout: 300ms
+steps:
+  nap: { wait: { duration: 1h } }
+"#;
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn retries_catch_and_compensation() {
     let llm = MockLlm::start().await;
     let stack = Stack::start_with_files(
         &config(&llm.base_url, ""),
-        &[("resilient.wf.yaml", RESILIENT), ("saga.wf.yaml", SAGA)],
+        &[
+            ("resilient.wf.yaml", RESILIENT),
+            ("saga.wf.yaml", SAGA),
+            ("deadlines.wf.yaml", DEADLINES),
+            ("overdue.wf.yaml", OVERDUE),
+        ],
         &[],
         &[],
     )
@@ -110,6 +132,21 @@ async fn retries_catch_and_compensation() {
         assert_eq!(code, 0, "{out}");
         assert!(out.contains("reproduced"), "{out}");
     }
+    // A step's timeout is a `timeout` error (caught here); the run's timeout fails the run,
+    // also while it is parked.
+    llm.script([Behavior::Delay(std::time::Duration::from_secs(3))]);
+    let d = run(&stack, "deadlines", json!({})).await;
+    assert_eq!(d["output"], "gave up waiting", "{d:#}");
+    assert!(
+        task(&d, "slow#1")["error"]
+            .as_str()
+            .unwrap()
+            .starts_with("timeout:")
+    );
+    let o = run(&stack, "overdue", json!({})).await;
+    assert_eq!(o["status"], "failed", "{o:#}");
+    assert_eq!(o["error"]["class"], "timeout");
+
     let (code, out) = runs_cli(&stack, &["show", s["id"].as_str().unwrap()]);
     assert_eq!(code, 0, "{out}");
     assert!(out.contains("saga  failed"), "{out}");
