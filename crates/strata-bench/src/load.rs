@@ -30,6 +30,12 @@ pub struct Args {
     /// A bearer key to send.
     #[arg(long)]
     key: Option<String>,
+    /// A JSON body to send instead of the chat completion (e.g. to start workflow runs).
+    #[arg(long)]
+    body: Option<String>,
+    /// Count a 2xx answer as an error unless its body contains this text.
+    #[arg(long)]
+    expect: Option<String>,
     /// A label printed with the results.
     #[arg(long, default_value = "")]
     label: String,
@@ -49,9 +55,12 @@ pub async fn run(args: Args) -> Result<(), String> {
         .tcp_nodelay(true)
         .build()
         .map_err(|e| e.to_string())?;
-    let body = json!({ "model": args.model, "stream": args.stream,
-        "messages": [{ "role": "user", "content": "Say something short." }] })
-    .to_string();
+    let body = match &args.body {
+        Some(body) => body.clone(),
+        None => json!({ "model": args.model, "stream": args.stream,
+            "messages": [{ "role": "user", "content": "Say something short." }] })
+        .to_string(),
+    };
     let warmup = Duration::from_secs(1);
     let start = Instant::now();
     let measure_from = start + warmup;
@@ -60,11 +69,12 @@ pub async fn run(args: Args) -> Result<(), String> {
         .then(|| Duration::from_secs_f64(args.connections as f64 / args.rate as f64));
     let mut tasks = Vec::new();
     for n in 0..args.connections {
-        let (client, body, url, key) = (
+        let (client, body, url, key, expect) = (
             client.clone(),
             body.clone(),
             args.url.clone(),
             args.key.clone(),
+            args.expect.clone(),
         );
         // Fixed rate: connections take turns, evenly spread, instead of firing together.
         let offset = pace.map(|p| p.mul_f64(n as f64 / args.connections as f64));
@@ -90,10 +100,14 @@ pub async fn run(args: Args) -> Result<(), String> {
                         let mut stream = response.bytes_stream();
                         let mut last = None;
                         let mut ok = true;
+                        let mut seen = Vec::new();
                         while let Some(chunk) = stream.next().await {
-                            if chunk.is_err() {
+                            let Ok(chunk) = chunk else {
                                 ok = false;
                                 break;
+                            };
+                            if expect.is_some() {
+                                seen.extend_from_slice(&chunk);
                             }
                             let now = Instant::now();
                             match last {
@@ -110,7 +124,9 @@ pub async fn run(args: Args) -> Result<(), String> {
                             }
                             last = Some(now);
                         }
-                        ok
+                        ok && expect.as_ref().is_none_or(|text| {
+                            String::from_utf8_lossy(&seen).contains(text.as_str())
+                        })
                     }
                     _ => false,
                 };
