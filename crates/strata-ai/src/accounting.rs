@@ -9,7 +9,20 @@ use futures_util::StreamExt;
 use serde_json::Value;
 use strata_telemetry::{CallLabels, Metrics};
 
+use crate::pricing::Tokens;
 use crate::sse::DataLines;
+
+/// What a served call used, reported when its answer has been passed on (or abandoned).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Served {
+    pub provider: String,
+    pub model: String,
+    /// `None` when the provider reported no usage.
+    pub tokens: Option<Tokens>,
+}
+
+/// Where a call's usage goes when it is known.
+pub type UsageSink = tokio::sync::oneshot::Sender<Served>;
 
 /// Largest non-streamed answer copied aside to read its usage.
 const MAX_COPY: usize = 8 * 1024 * 1024;
@@ -33,7 +46,9 @@ pub struct CallRecord {
     lines: DataLines,
     input: Option<u64>,
     output: Option<u64>,
+    cached: u64,
     done: bool,
+    sink: Option<UsageSink>,
 }
 
 impl CallRecord {
@@ -56,8 +71,17 @@ impl CallRecord {
             lines: DataLines::default(),
             input: None,
             output: None,
+            cached: 0,
             done: false,
+            sink: None,
         }
+    }
+
+    /// Sends the call's usage to `sink` when it ends.
+    #[must_use]
+    pub fn reporting_to(mut self, sink: Option<UsageSink>) -> Self {
+        self.sink = sink;
+        self
     }
 
     fn observe(&mut self, chunk: &[u8]) {
@@ -109,6 +133,13 @@ impl CallRecord {
         if let Some(output) = n("completion_tokens").or_else(|| n("output_tokens")) {
             self.output = Some(output);
         }
+        let cached = usage
+            .pointer("/prompt_tokens_details/cached_tokens")
+            .and_then(Value::as_u64)
+            .or_else(|| n("cache_read_input_tokens"));
+        if let Some(cached) = cached.filter(|c| *c > 0) {
+            self.cached = cached;
+        }
     }
 
     fn finish(&mut self) {
@@ -133,6 +164,18 @@ impl CallRecord {
         }
         if let Some(output) = self.output {
             self.span.record("gen_ai.usage.output_tokens", output);
+        }
+        if let Some(sink) = self.sink.take() {
+            let tokens = (self.input.is_some() || self.output.is_some()).then(|| Tokens {
+                input: self.input.unwrap_or(0),
+                output: self.output.unwrap_or(0),
+                cached: self.cached,
+            });
+            let _ = sink.send(Served {
+                provider: self.labels.strata_provider.clone(),
+                model: self.labels.gen_ai_response_model.clone(),
+                tokens,
+            });
         }
     }
 }

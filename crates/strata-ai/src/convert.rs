@@ -52,7 +52,7 @@ impl Format {
     /// A gateway error as a response in this format.
     #[must_use]
     pub fn error_response(self, e: &AiError) -> Response {
-        match self {
+        let response = match self {
             Format::OpenAi | Format::Responses | Format::Gemini => {
                 (e.status(), Json(e.body())).into_response()
             }
@@ -60,7 +60,8 @@ impl Format {
                 let status = e.status();
                 (status, Json(anthropic::error_body(status, &e.to_string()))).into_response()
             }
-        }
+        };
+        crate::error::with_retry_after(response, e)
     }
 }
 
@@ -174,7 +175,7 @@ fn stream_converter(
 }
 
 /// Maps a body through a stream translator as the chunks arrive.
-fn convert_stream(body: Body, converter: Box<dyn StreamConvert>) -> Body {
+pub(crate) fn convert_stream(body: Body, converter: Box<dyn StreamConvert>) -> Body {
     let upstream = body.into_data_stream();
     let stream = futures_util::stream::unfold(Some((upstream, converter)), |state| async move {
         let (mut upstream, mut converter) = state?;

@@ -32,6 +32,8 @@ pub struct Call {
     pub stream: bool,
     /// The caller's `Idempotency-Key`, passed on to the provider.
     pub idempotency_key: Option<HeaderValue>,
+    /// Where the served answer's usage is reported (taken by the attempt that serves).
+    pub usage: std::sync::Mutex<Option<accounting::UsageSink>>,
 }
 
 impl Call {
@@ -169,13 +171,15 @@ async fn route(
                         .metrics
                         .genai()
                         .added_latency(started.elapsed().saturating_sub(waited).as_secs_f64());
+                    let sink = call.usage.lock().ok().and_then(|mut s| s.take());
                     let record = CallRecord::new(
                         gateway.metrics.clone(),
                         labels(Some(candidate), call, ""),
                         call.stream,
                         started,
                         span.clone(),
-                    );
+                    )
+                    .reporting_to(sink);
                     let (parts, body) = served(response, candidate, attempts).into_parts();
                     return Ok(Response::from_parts(parts, accounting::watch(body, record)));
                 }

@@ -65,10 +65,12 @@ pub fn peek(body: &[u8], missing_model: &str) -> Result<(String, bool), AiError>
     }
 }
 
-/// Serves one model call arriving in `format`.
+/// Serves one model call arriving in `format`: who calls, may they use the model, admit
+/// the call (limits, request guardrails, reservations), dispatch it, answer (response
+/// guardrails, cost, usage ledger).
 async fn serve(
     gateway: &Gateway,
-    in_process: bool,
+    principal: Option<&strata_core::Principal>,
     headers: &HeaderMap,
     received: Result<Bytes, BytesRejection>,
     operation: Operation,
@@ -79,19 +81,54 @@ async fn serve(
         _ => "you must provide a model parameter",
     };
     let routed = async {
-        if !in_process {
-            gateway.authenticate(headers)?;
-        }
+        let gov = &gateway.gov;
+        let who = gov.identify(headers, principal)?;
         let (body, model, stream) = read(received, missing_model)?;
+        gov.authorize(who.as_deref(), &model)?;
+        let stream = stream && operation == Operation::Chat;
+        let providers = || {
+            gateway
+                .candidates(&model)
+                .iter()
+                .map(|c| c.provider.name.clone())
+                .collect::<Vec<_>>()
+        };
+        let mut ticket = gov
+            .admit(who, operation, format, &model, stream, body, &providers)
+            .await?;
+        let mut cache_key = None;
+        if let Some(cache) = &gov.cache {
+            let api = format!("{format:?}/{}", operation.name());
+            cache_key = crate::govern::cache::ResponseCache::key(&ticket, &api, headers);
+            let hit = match &cache_key {
+                Some(key) => cache.get(key).await,
+                None => None,
+            };
+            let result = match (&cache_key, &hit) {
+                (None, _) => "bypass",
+                (Some(_), Some(_)) => "hit",
+                (Some(_), None) => "miss",
+            };
+            gov.metrics.governance().cache(result);
+            ticket.cache = Some(result);
+            if let Some(hit) = hit {
+                return Ok(crate::govern::cached(gov, ticket, hit).await);
+            }
+        }
+        let (sink, usage) = tokio::sync::oneshot::channel();
         let call = Call {
             operation,
             format,
-            body,
+            body: ticket.body.clone(),
             model,
-            stream: stream && operation == Operation::Chat,
+            stream,
             idempotency_key: headers.get("idempotency-key").cloned(),
+            usage: std::sync::Mutex::new(Some(sink)),
         };
-        dispatch(gateway, &call).await
+        let result = dispatch(gateway, &call).await;
+        // A call nobody served still holds the usage sender: dropping it ends the wait.
+        drop(call);
+        Ok::<_, AiError>(crate::govern::answer(gov, ticket, result, usage, cache_key).await)
     }
     .await;
     routed.unwrap_or_else(|e| format.error_response(&e))
@@ -105,8 +142,16 @@ pub fn route(operation: Operation, format: Format) -> MethodRouter<Arc<Gateway>>
               headers: HeaderMap,
               received: Result<Bytes, BytesRejection>| async move {
             // An in-process caller (the agent layer) was authenticated by its own layer.
-            let in_process = principal.is_some();
-            serve(&gateway, in_process, &headers, received, operation, format).await
+            let principal = principal.map(|Extension(p)| p);
+            serve(
+                &gateway,
+                principal.as_ref(),
+                &headers,
+                received,
+                operation,
+                format,
+            )
+            .await
         },
     )
 }

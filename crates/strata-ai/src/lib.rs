@@ -13,9 +13,11 @@ mod convert;
 mod dispatch;
 mod error;
 mod gemini;
+pub mod govern;
 mod ingress;
 pub mod mock;
 mod models;
+pub mod pricing;
 mod provider;
 mod resilience;
 mod responses;
@@ -45,6 +47,8 @@ pub struct Deps {
     pub metrics: strata_telemetry::Metrics,
     /// Observed latency per provider/model, for the latency and SLA strategies.
     pub stats: Arc<routes::Stats>,
+    /// Limits, budgets, stored keys and the usage ledger, kept across generations.
+    pub governance: govern::Shared,
 }
 
 impl Deps {
@@ -56,7 +60,15 @@ impl Deps {
             http: provider::client(strata_config::Timeouts::default().connect.0),
             metrics,
             stats: Arc::default(),
+            governance: govern::Shared::default(),
         }
+    }
+
+    /// The same, with governance state shared with the rest of the process.
+    #[must_use]
+    pub fn with_governance(mut self, governance: govern::Shared) -> Self {
+        self.governance = governance;
+        self
     }
 }
 
@@ -69,26 +81,11 @@ pub struct Gateway {
     pub retry: strata_config::Retry,
     pub breakers: resilience::Breakers,
     pub metrics: strata_telemetry::Metrics,
-    /// The configured API keys; none means the layer is open.
-    pub keys: strata_policy::ApiKeys,
+    /// Keys, model access, limits, budgets, guardrails, prices.
+    pub gov: govern::Governance,
 }
 
 impl Gateway {
-    /// The first step of every request: who is calling. With no keys configured the layer
-    /// is open (`None`); otherwise the request must present one of them.
-    pub fn authenticate(
-        &self,
-        headers: &http::HeaderMap,
-    ) -> Result<Option<&strata_policy::KeyIdentity>, AiError> {
-        if !self.keys.enabled() {
-            return Ok(None);
-        }
-        strata_policy::presented_key(headers)
-            .and_then(|key| self.keys.verify(key))
-            .map(Some)
-            .ok_or(AiError::Unauthorized)
-    }
-
     /// The attempts for a model name: a route's targets in its strategy's order, or the
     /// providers serving the name with their fallbacks.
     #[must_use]
@@ -113,7 +110,12 @@ pub fn build(config: &Config, deps: &Deps) -> Result<Router, AiError> {
         retry: config.ai.retry.clone(),
         breakers: resilience::Breakers::new(config.ai.circuit_breaker.clone()),
         metrics: deps.metrics.clone(),
-        keys: strata_policy::ApiKeys::new(&config.auth.keys),
+        gov: govern::Governance::new(
+            config,
+            deps.governance.clone(),
+            deps.http.clone(),
+            deps.metrics.clone(),
+        )?,
     });
     Ok(Router::new()
         .route(

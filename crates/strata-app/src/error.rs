@@ -25,6 +25,8 @@ pub enum AppError {
     },
     #[error("cannot watch the config file: {0}")]
     Watch(#[from] notify::Error),
+    #[error("{0}")]
+    Invalid(String),
     #[error("cannot install signal handlers: {0}")]
     Signals(#[source] std::io::Error),
 }

@@ -5,6 +5,8 @@ mod admin;
 mod commands;
 mod dispatch;
 mod error;
+mod keys;
+mod keys_cli;
 mod mcp_stdio;
 mod reload;
 mod runs;
@@ -14,6 +16,8 @@ mod server;
 
 pub use commands::{check, schema};
 pub use error::AppError;
+pub use keys::NewKey;
+pub use keys_cli::{KeysCommand, SpendOptions, keys, spend};
 pub use mcp_stdio::{McpStdioOptions, mcp_stdio};
 pub use runs::{RunsCommand, runs};
 pub use serve::{ServeOptions, serve};

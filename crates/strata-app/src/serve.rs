@@ -40,6 +40,8 @@ pub struct AppState {
     pub layers: Vec<(Layer, AtomicBool)>,
     pub config_path: Option<PathBuf>,
     pub deps: LayerDeps,
+    /// Keys created at run time (refreshed from the store).
+    pub stored_keys: Arc<strata_policy::StoredKeys>,
 }
 
 impl AppState {
@@ -106,8 +108,24 @@ async fn run(options: ServeOptions, config: Config, source: &str) -> Result<(), 
         .layers
         .contains(&Layer::Agent)
         .then(|| strata_agent::Deps::new(store.clone(), &config, shutdown.clone()));
+    let stored_keys = Arc::new(strata_policy::StoredKeys::default());
+    crate::keys::load(&store, &stored_keys).await?;
+    let limiter = match store.redis() {
+        Some(redis) => strata_policy::limits::Limiter::redis(redis.conn(), "strata:"),
+        None => strata_policy::limits::Limiter::local(),
+    };
+    let usage = BatchWriter::spawn(store.clone(), Default::default());
+    let mut governance = strata_ai::govern::Shared::new(
+        limiter,
+        stored_keys.clone(),
+        Some(usage.clone()),
+        Some(store.clone()),
+    );
+    if let Some(redis) = store.redis() {
+        governance = governance.with_redis(redis.conn());
+    }
     let deps = LayerDeps {
-        ai: strata_ai::Deps::new(metrics.clone()),
+        ai: strata_ai::Deps::new(metrics.clone()).with_governance(governance),
         mcp: strata_mcp::Deps::new(),
         agent,
     };
@@ -137,7 +155,9 @@ async fn run(options: ServeOptions, config: Config, source: &str) -> Result<(), 
             .collect(),
         config_path: options.config.clone(),
         deps,
+        stored_keys: stored_keys.clone(),
     });
+    crate::keys::spawn_refresh(store.clone(), stored_keys, shutdown.clone());
 
     let mut routers = vec![(
         admin_listener,
@@ -187,6 +207,9 @@ async fn run(options: ServeOptions, config: Config, source: &str) -> Result<(), 
     app.audit(stop).await;
     if let Err(e) = app.audit.flush().await {
         tracing::error!(error = %e, "flushing the audit log failed");
+    }
+    if let Err(e) = usage.flush().await {
+        tracing::error!(error = %e, "flushing the usage ledger failed");
     }
     store.close().await;
     tracing::info!(

@@ -3,6 +3,7 @@
 //! environment; secrets are [`strata_core::Secret`]s that never print.
 
 mod error;
+mod governance;
 mod interpolate;
 mod load;
 mod model;

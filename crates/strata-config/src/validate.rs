@@ -174,12 +174,12 @@ pub(crate) fn suggest<'a>(word: &str, options: impl Iterator<Item = &'a str>) ->
         .map(|(_, o)| o)
 }
 
-fn key(k: &str) -> Seg {
+pub(crate) fn key(k: &str) -> Seg {
     Seg::Key(k.to_string())
 }
 
 /// The entries of a named list (`ai.providers`, `mcp.upstreams`…): index, name, value.
-fn named<'v>(json: &'v Value, list: &[&str]) -> Vec<(usize, &'v str, &'v Value)> {
+pub(crate) fn named<'v>(json: &'v Value, list: &[&str]) -> Vec<(usize, &'v str, &'v Value)> {
     let mut node = json;
     for k in list {
         match node.get(k) {
@@ -195,7 +195,7 @@ fn named<'v>(json: &'v Value, list: &[&str]) -> Vec<(usize, &'v str, &'v Value)>
         .collect()
 }
 
-fn list_path(list: &[&str], i: usize, field: &str) -> Vec<Seg> {
+pub(crate) fn list_path(list: &[&str], i: usize, field: &str) -> Vec<Seg> {
     let mut path: Vec<Seg> = list.iter().map(|k| key(k)).collect();
     path.push(Seg::Index(i));
     path.push(key(field));
@@ -203,7 +203,7 @@ fn list_path(list: &[&str], i: usize, field: &str) -> Vec<Seg> {
 }
 
 /// Reports a second use of a name in a list, at the second one.
-fn unique_names(report: &mut Report<'_>, json: &Value, list: &[&str], what: &str) {
+pub(crate) fn unique_names(report: &mut Report<'_>, json: &Value, list: &[&str], what: &str) {
     let mut seen: HashMap<&str, usize> = HashMap::new();
     for (i, name, _) in named(json, list) {
         if let Some(first) = seen.get(name) {
@@ -239,7 +239,13 @@ pub(crate) fn known_ref(
 
 /// Reports every entry of the name list at `path` (last segment read from `entry`) that
 /// names nothing in `known`.
-fn known_refs(report: &mut Report<'_>, entry: &Value, path: &[Seg], what: &str, known: &[&str]) {
+pub(crate) fn known_refs(
+    report: &mut Report<'_>,
+    entry: &Value,
+    path: &[Seg],
+    what: &str,
+    known: &[&str],
+) {
     let Some(Seg::Key(field)) = path.last() else {
         return;
     };
@@ -257,7 +263,12 @@ fn known_refs(report: &mut Report<'_>, entry: &Value, path: &[Seg], what: &str, 
     }
 }
 
-fn check_url(report: &mut Report<'_>, path: &[Seg], value: Option<&Value>, schemes: &[&str]) {
+pub(crate) fn check_url(
+    report: &mut Report<'_>,
+    path: &[Seg],
+    value: Option<&Value>,
+    schemes: &[&str],
+) {
     let Some(text) = value.and_then(Value::as_str) else {
         return;
     };
@@ -281,6 +292,7 @@ pub(crate) fn check_semantics(report: &mut Report<'_>, json: &Value) {
     check_storage(report, json);
     check_providers(report, json);
     check_auth(report, json);
+    crate::governance::check(report, json);
     check_mcp(report, json);
     check_url(
         report,
@@ -357,21 +369,6 @@ fn check_providers(report: &mut Report<'_>, json: &Value) {
     let names: Vec<&str> = providers.iter().map(|(_, n, _)| *n).collect();
     let mut fallback_of: HashMap<&str, &str> = HashMap::new();
     for (i, name, provider) in &providers {
-        // A guardrail that is silently ignored is worse than none: until guardrails are
-        // enforced, naming one is an error.
-        let guardrails = provider.get("guardrails").and_then(Value::as_array);
-        for (j, guardrail) in guardrails.into_iter().flatten().enumerate() {
-            let mut path = list_path(LIST, *i, "guardrails");
-            path.push(Seg::Index(j));
-            let shown = guardrail.as_str().unwrap_or("?");
-            report.at(
-                &path,
-                format!(
-                    "guardrail `{shown}` is not implemented yet: Strata would not enforce it, \
-                     so it refuses to pretend (remove it until guardrails are supported)"
-                ),
-            );
-        }
         if provider.get("kind").is_none() && ProviderKind::infer(name).is_none() {
             report.at(
                 &list_path(LIST, *i, "name"),

@@ -1,7 +1,9 @@
 //! Policy shared by every layer: authentication (API keys stored hashed, later JWT/JWKS and
-//! OAuth resource-server metadata), roles and permissions, rate limits and budgets,
-//! guardrails. For now: API keys from the config, checked in constant time per key digest.
+//! OAuth resource-server metadata), roles and permissions, rate limits and budgets
+//! (`limits`, in process or shared through Redis), and guardrails (`guard`).
 
+pub mod guard;
 mod keys;
+pub mod limits;
 
-pub use keys::{ApiKeys, KeyIdentity, presented_key};
+pub use keys::{ApiKeys, KeyIdentity, ModelAccess, StoredKeys, presented_key};

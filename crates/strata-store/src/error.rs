@@ -18,6 +18,8 @@ pub enum StoreError {
     WriterClosed,
     #[error("run {0} is executed by another process now")]
     LeaseLost(String),
+    #[error("{0}")]
+    Conflict(String),
     #[error("stored data is malformed: {0}")]
     Malformed(String),
 }

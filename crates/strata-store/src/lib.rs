@@ -5,8 +5,10 @@
 mod audit;
 mod batch;
 mod error;
+mod keys;
 mod redis_conn;
 mod runs;
+mod usage;
 
 use std::str::FromStr;
 use std::time::Duration;
@@ -18,8 +20,10 @@ use strata_config::Storage;
 pub use audit::{AuditQuery, AuditRecord, Outcome};
 pub use batch::{BatchRecord, BatchWriter, BatchWriterOptions};
 pub use error::StoreError;
+pub use keys::KeyRow;
 pub use redis_conn::Redis;
 pub use runs::{Commit, EventRow, InboxItem, NewEvent, NewRun, RunQuery, RunRow};
+pub use usage::{SpendGroup, SpendQuery, SpendRow, UsageRecord};
 
 /// The database behind a store.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

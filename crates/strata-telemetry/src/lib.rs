@@ -2,12 +2,14 @@
 //! OTLP trace export, and the Prometheus registry every layer records into.
 
 mod genai;
+mod governance;
 mod http;
 mod init;
 mod metrics;
 mod propagation;
 
 pub use genai::{CallLabels, GenAi};
+pub use governance::Governance;
 pub use http::{HttpObserver, observe};
 pub use init::{LogFormat, Telemetry, TelemetryError, TelemetryOptions};
 pub use metrics::{HttpLabels, Metrics, ReloadLabels};

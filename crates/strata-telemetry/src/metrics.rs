@@ -50,6 +50,7 @@ struct Inner {
     config_reloads: Family<ReloadLabels, Counter>,
     config_generation: Gauge,
     genai: GenAi,
+    governance: crate::governance::Governance,
 }
 
 fn latency_histogram() -> Histogram {
@@ -109,6 +110,7 @@ impl Metrics {
             .set(1);
         registry.register("strata_build_info", "Build information", build_info);
         let genai = GenAi::register(&mut registry);
+        let governance = crate::governance::Governance::register(&mut registry);
         Self {
             inner: Arc::new(Inner {
                 registry,
@@ -118,6 +120,7 @@ impl Metrics {
                 config_reloads,
                 config_generation,
                 genai,
+                governance,
             }),
         }
     }
@@ -136,6 +139,12 @@ impl Metrics {
     #[must_use]
     pub fn encode_prometheus(&self) -> String {
         openmetrics_to_prometheus(&self.encode())
+    }
+
+    /// The ai layer's governance metrics (guardrails, refusals, cache, cost).
+    #[must_use]
+    pub fn governance(&self) -> &crate::governance::Governance {
+        &self.inner.governance
     }
 
     /// The GenAI (model call) metrics.

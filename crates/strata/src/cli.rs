@@ -49,6 +49,35 @@ enum Command {
         #[command(subcommand)]
         command: RunsCli,
     },
+    /// API keys stored in the database: create (the key is shown once), list, revoke.
+    Keys {
+        /// Config file (its `storage`); the embedded defaults when absent.
+        #[arg(long, short, global = true, env = "STRATA_CONFIG")]
+        config: Option<PathBuf>,
+        #[command(subcommand)]
+        command: KeysCli,
+    },
+    /// What model calls cost, grouped by key, team, model or provider, over a time range.
+    Spend {
+        /// Config file (its `storage`); the embedded defaults when absent.
+        #[arg(long, short, env = "STRATA_CONFIG")]
+        config: Option<PathBuf>,
+        /// Group by key, team, model or provider.
+        #[arg(long, default_value = "key")]
+        by: String,
+        /// Start: a date (2026-11-01), RFC 3339 time, milliseconds, or an age (30d, 12h).
+        #[arg(long, default_value = "30d")]
+        since: String,
+        /// End (default now), in the same forms.
+        #[arg(long)]
+        until: Option<String>,
+        /// Only this key.
+        #[arg(long)]
+        key: Option<String>,
+        /// Only this team.
+        #[arg(long)]
+        team: Option<String>,
+    },
     /// Serve one virtual MCP server on stdin/stdout, for clients that only speak stdio.
     McpStdio {
         /// Config file; the embedded defaults when absent.
@@ -58,6 +87,108 @@ enum Command {
         #[arg(long)]
         server: String,
     },
+}
+
+// Parsed once per process: the size of the variants does not matter.
+#[allow(clippy::large_enum_variant)]
+#[derive(Debug, Subcommand)]
+enum KeysCli {
+    /// Create a key; prints it once.
+    Create {
+        /// Unique name.
+        #[arg(long)]
+        name: String,
+        /// Roles (repeatable).
+        #[arg(long = "role")]
+        roles: Vec<String>,
+        /// Allowed model globs (repeatable); none means any.
+        #[arg(long = "model")]
+        models: Vec<String>,
+        /// The team the key belongs to.
+        #[arg(long)]
+        team: Option<String>,
+        /// Requests per minute.
+        #[arg(long)]
+        rpm: Option<u64>,
+        /// Tokens per minute.
+        #[arg(long)]
+        tpm: Option<u64>,
+        /// Concurrent requests.
+        #[arg(long)]
+        concurrent: Option<u64>,
+        /// Budget in US dollars.
+        #[arg(long)]
+        budget_usd: Option<f64>,
+        /// Budget period: daily, monthly or total.
+        #[arg(long, default_value = "monthly")]
+        budget_period: String,
+        /// Guardrails (repeatable).
+        #[arg(long = "guardrail")]
+        guardrails: Vec<String>,
+        /// Tags as key=value (repeatable).
+        #[arg(long = "tag", value_parser = parse_tag)]
+        tags: Vec<(String, String)>,
+    },
+    /// List the stored keys (never the keys themselves).
+    List,
+    /// Revoke a stored key.
+    Revoke {
+        /// The key's name.
+        name: String,
+    },
+}
+
+fn parse_tag(s: &str) -> Result<(String, String), String> {
+    s.split_once('=')
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .ok_or_else(|| format!("expected key=value, got {s:?}"))
+}
+
+impl KeysCli {
+    fn into_command(self) -> Result<strata_app::KeysCommand, AppError> {
+        Ok(match self {
+            KeysCli::List => strata_app::KeysCommand::List,
+            KeysCli::Revoke { name } => strata_app::KeysCommand::Revoke { name },
+            KeysCli::Create {
+                name,
+                roles,
+                models,
+                team,
+                rpm,
+                tpm,
+                concurrent,
+                budget_usd,
+                budget_period,
+                guardrails,
+                tags,
+            } => {
+                let period =
+                    serde_json::from_value(serde_json::Value::String(budget_period.clone()))
+                        .map_err(|_| {
+                            AppError::Invalid(format!(
+                                "unknown budget period {budget_period:?} (daily, monthly or total)"
+                            ))
+                        })?;
+                let limits = (rpm.is_some() || tpm.is_some() || concurrent.is_some()).then_some(
+                    strata_config::KeyLimits {
+                        rpm,
+                        tpm,
+                        concurrent,
+                    },
+                );
+                strata_app::KeysCommand::Create(strata_app::NewKey {
+                    name,
+                    roles,
+                    models,
+                    team,
+                    budget: budget_usd.map(|usd| strata_config::Budget { usd, period }),
+                    limits,
+                    guardrails,
+                    metadata: tags.into_iter().collect(),
+                })
+            }
+        })
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -138,6 +269,35 @@ impl Cli {
                 );
                 if ok { code } else { ExitCode::FAILURE }
             }
+            Command::Keys { config, command } => run_async(
+                async {
+                    let text = strata_app::keys(config.as_deref(), command.into_command()?).await?;
+                    print!("{text}");
+                    Ok(())
+                },
+                "strata keys",
+            ),
+            Command::Spend {
+                config,
+                by,
+                since,
+                until,
+                key,
+                team,
+            } => run_async(
+                async {
+                    let options = strata_app::SpendOptions {
+                        by,
+                        since,
+                        until,
+                        key,
+                        team,
+                    };
+                    print!("{}", strata_app::spend(config.as_deref(), options).await?);
+                    Ok(())
+                },
+                "strata spend",
+            ),
             Command::McpStdio { config, server } => {
                 let options = strata_app::McpStdioOptions {
                     config,

@@ -38,7 +38,8 @@ pub async fn count_tokens(
     received: Result<Bytes, BytesRejection>,
 ) -> Response {
     let counted = gateway
-        .authenticate(&headers)
+        .gov
+        .identify(&headers, None)
         .and_then(|_| ingress::body(received))
         .and_then(|body| {
             serde_json::from_slice::<Value>(&body).map_err(|e| {

@@ -20,6 +20,157 @@ pub struct AiConfig {
     pub retry: Retry,
     /// Providers that keep failing are skipped for a while.
     pub circuit_breaker: CircuitBreaker,
+    /// Named guardrails, referenced from providers, routes and keys. A built-in kind's name
+    /// (`pii_redaction`, `toxicity_filter`, `prompt_injection`) works without a definition.
+    pub guardrails: Vec<Guardrail>,
+    /// The exact-match response cache (off unless set).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cache: Option<Cache>,
+}
+
+/// A guardrail: what it looks for, and what it does on a match.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Guardrail {
+    /// Unique name, referenced from `guardrails:` lists.
+    pub name: String,
+    pub kind: GuardrailKind,
+    /// What a match does. Defaults: `redact` for pii_redaction and regex, `block` for
+    /// toxicity_filter and webhook, `flag` for prompt_injection.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub action: Option<GuardAction>,
+    /// Which side it checks (default both).
+    #[serde(default = "both_sides")]
+    pub apply_to: Vec<GuardSide>,
+    /// pii_redaction: which entities (default all).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub entities: Vec<PiiEntity>,
+    /// toxicity_filter: words and phrases added to the built-in lexicon.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub words: Vec<String>,
+    /// toxicity_filter, prompt_injection and regex: regular expressions to match.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub patterns: Vec<String>,
+    /// toxicity_filter: the score (0 to 1) at or above which text counts as toxic
+    /// (default 0.5).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub threshold: Option<f64>,
+    /// toxicity_filter: whether the built-in lexicon is used (default true).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub builtin_lexicon: Option<bool>,
+    /// webhook: where the text is POSTed for a verdict.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+    /// webhook: headers sent with each check.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub headers: BTreeMap<String, Secret>,
+    /// webhook: how long to wait for a verdict (default 2s).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout: Option<Duration>,
+    /// webhook: what a timeout or error means (default closed: the call is refused).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub on_error: Option<FailMode>,
+}
+
+fn both_sides() -> Vec<GuardSide> {
+    vec![GuardSide::Request, GuardSide::Response]
+}
+
+/// What a guardrail looks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum GuardrailKind {
+    /// Emails, phone numbers, card numbers (Luhn-checked), US SSNs, IBANs, IP addresses,
+    /// API keys and private-key blocks.
+    PiiRedaction,
+    /// A built-in lexicon plus `words` and `patterns`, scored against `threshold`.
+    ToxicityFilter,
+    /// Common prompt-injection phrasings, plus `patterns`.
+    PromptInjection,
+    /// Custom `patterns`.
+    Regex,
+    /// An external service decides.
+    Webhook,
+}
+
+impl GuardrailKind {
+    /// The kind a bare name stands for, when no guardrail of that name is defined.
+    #[must_use]
+    pub fn builtin(name: &str) -> Option<Self> {
+        Some(match name {
+            "pii_redaction" => Self::PiiRedaction,
+            "toxicity_filter" => Self::ToxicityFilter,
+            "prompt_injection" => Self::PromptInjection,
+            _ => return None,
+        })
+    }
+}
+
+/// What a guardrail does with a match.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum GuardAction {
+    /// Replace the match with a typed placeholder such as `[EMAIL]`.
+    Redact,
+    /// Replace the match with `*` (keeping its last four characters for card numbers).
+    Mask,
+    /// Refuse the call with a policy error naming the guardrail.
+    Block,
+    /// Let the text through; count and record the verdict.
+    Flag,
+}
+
+/// The side of a call a guardrail checks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum GuardSide {
+    Request,
+    Response,
+}
+
+/// A kind of personal or secret data.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum PiiEntity {
+    Email,
+    Phone,
+    CreditCard,
+    UsSsn,
+    Iban,
+    IpAddress,
+    Secret,
+}
+
+/// What a failing external check means.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum FailMode {
+    /// Let the call through.
+    Open,
+    /// Refuse the call.
+    Closed,
+}
+
+/// The exact-match response cache.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, default)]
+pub struct Cache {
+    /// How long an answer is served from the cache.
+    pub ttl: Duration,
+    /// Most answers kept in memory (ignored with Redis, where `ttl` bounds the size).
+    pub max_entries: u64,
+    /// Largest answer cached, in bytes.
+    pub max_bytes: u64,
+}
+
+impl Default for Cache {
+    fn default() -> Self {
+        Self {
+            ttl: Duration::from_secs(300),
+            max_entries: 10_000,
+            max_bytes: 1024 * 1024,
+        }
+    }
 }
 
 /// Retries of a failed call on the same provider: on 429, 5xx, 408, connect errors and
@@ -125,6 +276,9 @@ pub struct Provider {
     /// Azure `api-version` query parameter.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub api_version: Option<String>,
+    /// Prices per model served by this provider, overriding the built-in price table.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub pricing: BTreeMap<String, ModelPrice>,
 }
 
 impl Provider {
@@ -211,6 +365,9 @@ pub struct Route {
     /// For `strategy: sla`: the latency the chosen target must have been meeting.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub objective: Option<Objective>,
+    /// Guardrails applied to calls of this route.
+    #[serde(default)]
+    pub guardrails: Vec<String>,
 }
 
 /// Route strategies.
@@ -262,4 +419,17 @@ pub struct Objective {
     /// p95 of the time to first token (streams) or to the answer (whole answers), over each
     /// target's recent calls.
     pub ttft_p95: Duration,
+}
+
+/// A model's price in US dollars per million tokens.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ModelPrice {
+    /// Input (prompt) tokens.
+    pub input: f64,
+    /// Output (completion) tokens.
+    pub output: f64,
+    /// Input tokens read from the provider's prompt cache (default: the input price).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cached_input: Option<f64>,
 }

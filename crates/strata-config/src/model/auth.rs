@@ -16,6 +16,25 @@ pub struct Auth {
     pub jwt: Option<Jwt>,
     /// Roles by name.
     pub roles: BTreeMap<String, Role>,
+    /// Teams: a key that belongs to one is also held to the team's budget and limits.
+    pub teams: Vec<Team>,
+}
+
+/// A team of keys sharing a budget and limits.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Team {
+    /// Unique name, referenced by `team:` of keys.
+    pub name: String,
+    /// Spending limit of all the team's keys together.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub budget: Option<Budget>,
+    /// Rate limits of all the team's keys together.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limits: Option<KeyLimits>,
+    /// Model names (globs) the team's keys may use; empty means no restriction.
+    #[serde(default)]
+    pub models: Vec<String>,
 }
 
 /// An API key.
@@ -35,9 +54,23 @@ pub struct ApiKey {
     /// Rate limits.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub limits: Option<KeyLimits>,
+    /// Model names (globs such as `gpt-4o*`) the key may use; empty means no restriction
+    /// beyond its roles and team.
+    #[serde(default)]
+    pub models: Vec<String>,
+    /// The team the key belongs to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub team: Option<String>,
+    /// Guardrails applied to every call made with this key (names from `ai.guardrails`
+    /// or built-in kinds).
+    #[serde(default)]
+    pub guardrails: Vec<String>,
+    /// Free-form tags, copied to every usage record of the key.
+    #[serde(default)]
+    pub metadata: BTreeMap<String, String>,
 }
 
-/// A spending limit in US dollars over a period.
+/// A spending limit in US dollars over a period (calendar day or month in UTC, or ever).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Budget {

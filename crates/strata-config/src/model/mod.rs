@@ -16,10 +16,11 @@ use strata_core::Secret;
 
 pub use agent::{AgentConfig, RemoteLayer};
 pub use ai::{
-    AiConfig, CircuitBreaker, Objective, Priority, PriorityLevel, Provider, ProviderKind, Retry,
+    AiConfig, Cache, CircuitBreaker, FailMode, GuardAction, GuardSide, Guardrail, GuardrailKind,
+    ModelPrice, Objective, PiiEntity, Priority, PriorityLevel, Provider, ProviderKind, Retry,
     Route, RouteTarget, Strategy, Timeouts, TokenPrice,
 };
-pub use auth::{ApiKey, Auth, Budget, BudgetPeriod, Jwt, KeyLimits, Role};
+pub use auth::{ApiKey, Auth, Budget, BudgetPeriod, Jwt, KeyLimits, Role, Team};
 pub use duration::Duration;
 pub use mcp::{
     Builtin, McpConfig, PrefixMode, StdioUpstream, ToolFilter, ToolOverride, Upstream,

@@ -201,16 +201,11 @@ mcp:
 agent:
   workflows: ["workflows/*.yaml"]
 "#;
-    // Everything in it is valid except the guardrails, which are not enforced yet and so
-    // must not be accepted silently.
+    let config = load(text).unwrap();
     assert_eq!(
-        errors(text),
-        [
-            "strata.yaml:17:20: ai.providers[0].guardrails[0]: guardrail `pii_redaction` is not implemented yet: Strata would not enforce it, so it refuses to pretend (remove it until guardrails are supported)",
-            "strata.yaml:17:35: ai.providers[0].guardrails[1]: guardrail `toxicity_filter` is not implemented yet: Strata would not enforce it, so it refuses to pretend (remove it until guardrails are supported)",
-        ]
+        config.ai.providers[0].guardrails,
+        ["pii_redaction", "toxicity_filter"]
     );
-    let config = load(&text.replace("guardrails: [pii_redaction, toxicity_filter]", "")).unwrap();
     assert_eq!(config.ai.providers[1].fallback.as_deref(), Some("openai"));
     assert_eq!(config.mcp.servers[0].tools.deny, ["fs_write_*"]);
 }
@@ -236,4 +231,50 @@ fn routes_reference_providers_and_sla_needs_an_objective() {
         "got:\n{}",
         errs.join("\n")
     );
+}
+
+#[test]
+fn governance_references_and_guardrail_definitions_are_checked() {
+    let text = r#"auth:
+  keys:
+    - { name: a, key: k1, team: opz, guardrails: [pii, nope], models: ["gpt-[4o"] }
+  teams:
+    - { name: ops, budget: { usd: -1 } }
+    - { name: ops }
+ai:
+  guardrails:
+    - { name: pii, kind: pii_redaction, words: [x] }
+    - { name: rx, kind: regex, patterns: ["(unclosed"] }
+    - { name: hook, kind: webhook, action: block }
+    - { name: toxicity_filter, kind: regex, patterns: [a], threshold: 2 }
+    - { name: empty, kind: regex }
+  providers:
+    - { name: mock, guardrails: [prompt_injection, rx] }
+  routes:
+    - { name: r, targets: [{ provider: mock, model: m }], guardrails: [hok] }
+"#;
+    let errors = errors(text);
+    let expect = [
+        "ai.guardrails[0].words: guardrail `pii` is of kind pii_redaction, which does not take `words` (only toxicity_filter)",
+        "ai.guardrails[1].patterns[0]: not a valid regular expression: error: unclosed group",
+        "ai.guardrails[2].kind: webhook guardrail `hook` needs a `url`",
+        "ai.guardrails[2].action: a webhook guardrail takes its action from the webhook's answer; remove `action`",
+        "ai.guardrails[3].name: `toxicity_filter` names a built-in guardrail kind; a guardrail of kind regex needs another name",
+        "ai.guardrails[3].threshold: guardrail `toxicity_filter` is of kind regex, which does not take `threshold` (only toxicity_filter)",
+        "ai.guardrails[3].threshold: the threshold is a score from 0 to 1",
+        "ai.guardrails[4].kind: regex guardrail `empty` needs `patterns`",
+        "ai.routes[0].guardrails[0]: unknown guardrail `hok`, did you mean `hook`?",
+        "auth.keys[0].guardrails[1]: unknown guardrail `nope`",
+        "auth.teams[1].name: duplicate team name `ops`",
+        "auth.keys[0].team: unknown team `opz`, did you mean `ops`?",
+        "auth.keys[0].models[0]: not a valid glob: unclosed character class; missing ']'",
+        "auth.teams[0].budget.usd: a budget must be zero or more US dollars",
+    ];
+    for e in expect {
+        assert!(
+            errors.iter().any(|got| got.contains(e)),
+            "missing {e:?} in:\n{}",
+            errors.join("\n")
+        );
+    }
 }

@@ -7,6 +7,7 @@
 mod audit;
 mod backends;
 mod batch;
+mod governance;
 mod migrations;
 mod redis;
 mod runs;
@@ -39,6 +40,12 @@ const TESTS: &[(&str, TestFn)] = &[
         Box::pin(runs::claims_are_exclusive(s))
     }),
     ("runs_park_and_wake", |s| Box::pin(runs::park_and_wake(s))),
+    ("keys_round_trip", |s| {
+        Box::pin(governance::keys_round_trip(s))
+    }),
+    ("usage_spend_reports", |s| {
+        Box::pin(governance::spend_reports(s))
+    }),
     ("ping", |s| {
         Box::pin(async move { s.ping().await.map_err(|e| e.to_string().into()) })
     }),

@@ -3,6 +3,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod check;
+mod governance;
 mod harness;
 mod mcp_sdk;
 mod mcp_stdio;

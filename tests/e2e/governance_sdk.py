@@ -1,0 +1,156 @@
+"""Drives Strata's ai-layer governance with the official OpenAI and Anthropic Python SDKs.
+
+Environment: STRATA_AI_URL (e.g. http://127.0.0.1:4000). The Rust test that runs this
+configures: keys `sk-open` (guardrail `civil`: a toxicity filter with the word `frobnicate`),
+`sk-out` (guardrail `out-pii`: pii_redaction on responses only), `sk-narrow` (models mock-fast*
+only), `sk-slow` (rpm 2), `sk-ops` (team ops with a budget of $0.0005 a day); provider `mock`
+(built-in, models mock-1 and mock-fast, mock-1 priced 10/20 micro-dollars a token); the
+response cache.
+Prints `ok <scenario>` for each scenario that passed; any failure raises.
+"""
+
+import os
+
+import anthropic
+import openai
+from openai import OpenAI
+
+BASE = os.environ["STRATA_AI_URL"]
+
+
+def client(key):
+    return OpenAI(base_url=BASE + "/v1", api_key=key, max_retries=0, timeout=20)
+
+
+def claude(key):
+    return anthropic.Anthropic(base_url=BASE, api_key=key, max_retries=0, timeout=20)
+
+
+def ok(name):
+    print(f"ok {name}", flush=True)
+
+
+def expect(error, call):
+    try:
+        call()
+    except error as e:
+        return e
+    raise AssertionError(f"expected {error.__name__}")
+
+
+def say(c, text, model="mock-1", **kw):
+    return c.chat.completions.create(
+        model=model, messages=[{"role": "user", "content": text}], **kw
+    )
+
+
+# 401 for an unknown key, in both SDKs' error types.
+e = expect(openai.AuthenticationError, lambda: say(client("sk-unknown"), "hi"))
+assert e.status_code == 401 and e.code == "invalid_api_key", e
+e = expect(
+    anthropic.AuthenticationError,
+    lambda: claude("sk-unknown").messages.create(
+        model="mock-1", max_tokens=20, messages=[{"role": "user", "content": "hi"}]
+    ),
+)
+ok("unauthorized")
+
+# 403 for a model the key may not use.
+e = expect(openai.PermissionDeniedError, lambda: say(client("sk-narrow"), "hi"))
+assert e.code == "model_not_allowed", e
+say(client("sk-narrow"), "hi", model="mock-fast")
+models = [m.id for m in client("sk-narrow").models.list()]
+assert models == ["mock-fast"], models
+e = expect(
+    anthropic.PermissionDeniedError,
+    lambda: claude("sk-narrow").messages.create(
+        model="mock-1", max_tokens=20, messages=[{"role": "user", "content": "hi"}]
+    ),
+)
+ok("forbidden")
+
+# The cost header, with the SDK's raw response.
+raw = client("sk-open").chat.completions.with_raw_response.create(
+    model="mock-1",
+    messages=[{"role": "user", "content": "what does this cost?"}],
+    extra_headers={"x-strata-cache": "no-cache"},
+)
+completion = raw.parse()
+cost = float(raw.headers["x-strata-cost-usd"])
+expected = (completion.usage.prompt_tokens * 10 + completion.usage.completion_tokens * 20) / 1e6
+assert abs(cost - expected) < 1e-9, (cost, expected)
+assert raw.headers["x-strata-cache"] == "bypass"
+ok("cost_header")
+
+# 429 with Retry-After after the rpm allowance.
+slow = client("sk-slow")
+say(slow, "one")
+say(slow, "two")
+e = expect(openai.RateLimitError, lambda: say(slow, "three"))
+assert e.code == "rate_limit_exceeded" and int(e.response.headers["retry-after"]) >= 1, e
+e = expect(
+    anthropic.RateLimitError,
+    lambda: claude("sk-slow").messages.create(
+        model="mock-1", max_tokens=20, messages=[{"role": "user", "content": "four"}]
+    ),
+)
+ok("rate_limited")
+
+# A spent budget: 429 budget_exceeded.
+ops = client("sk-ops")
+for i in range(200):
+    try:
+        say(ops, f"spend {i} " + "tokens " * 20, max_tokens=16)
+    except openai.RateLimitError as e:
+        assert e.code == "budget_exceeded", e
+        break
+else:
+    raise AssertionError("the budget never ran out")
+ok("budget_exceeded")
+
+# Redaction on the way out, streamed and not: the mock answers by echoing the last user
+# message, and `out-pii` checks only answers, so the personal data comes back from the
+# provider and must be redacted before the client sees it.
+answer = say(client("sk-out"), "write to jane.doe@example.com").choices[0].message.content
+assert "jane.doe@example.com" not in answer and "[EMAIL]" in answer, answer
+stream = say(client("sk-out"), "call 4111 1111 1111 1111 now", stream=True)
+text = "".join(c.choices[0].delta.content or "" for c in stream if c.choices)
+assert "4111" not in text and "[CREDIT_CARD]" in text, text
+with claude("sk-out").messages.stream(
+    model="mock-1", max_tokens=50, messages=[{"role": "user", "content": "mail bob@example.org"}]
+) as s:
+    text = "".join(s.text_stream)
+assert "bob@example.org" not in text and "[EMAIL]" in text, text
+ok("redaction")
+
+# A toxic request is blocked with the guardrail's name, not the text.
+e = expect(openai.BadRequestError, lambda: say(client("sk-open"), "frobnicate it"))
+assert e.code == "guardrail_blocked" and "civil" in e.message and "frobnicate" not in e.message, e
+e = expect(
+    anthropic.BadRequestError,
+    lambda: claude("sk-open").messages.create(
+        model="mock-1", max_tokens=20, messages=[{"role": "user", "content": "frobnicate"}]
+    ),
+)
+ok("guardrail_blocked")
+
+# The cache: the second identical request is a hit, streams are replayed as streams.
+c = client("sk-open")
+first = c.chat.completions.with_raw_response.create(
+    model="mock-fast", messages=[{"role": "user", "content": "cache me"}]
+)
+second = c.chat.completions.with_raw_response.create(
+    model="mock-fast", messages=[{"role": "user", "content": "cache me"}]
+)
+assert first.headers["x-strata-cache"] == "miss", first.headers
+assert second.headers["x-strata-cache"] == "hit", second.headers
+assert first.parse().choices[0].message.content == second.parse().choices[0].message.content
+assert float(second.headers["x-strata-cost-usd"]) == 0.0
+chunks = []
+for _ in range(2):
+    stream = c.chat.completions.create(
+        model="mock-fast", messages=[{"role": "user", "content": "stream me"}], stream=True
+    )
+    chunks.append([ch.choices[0].delta.content or "" for ch in stream if ch.choices])
+assert chunks[0] == chunks[1] and len(chunks[1]) > 1, chunks
+ok("cache")
