@@ -51,9 +51,9 @@ pub(crate) const TOXIC: &[(&str, f64)] = &[
     // Threats and self-harm incitement.
     ("kill you", 1.0),
     ("murder you", 1.0),
-    ("shoot you", 1.0),
+    ("shoot you", 0.4),
     ("stab you", 1.0),
-    ("hurt you", 0.7),
+    ("hurt you", 0.4),
     ("beat you up", 0.8),
     ("i will find you", 0.6),
     ("kill yourself", 1.0),
@@ -61,7 +61,8 @@ pub(crate) const TOXIC: &[(&str, f64)] = &[
     ("go die", 0.9),
     ("die in a fire", 0.9),
     ("hope you die", 1.0),
-    ("rape", 0.9),
+    ("rape", 0.4),
+    ("rape you", 1.0),
 ];
 
 /// Slurs, weight 1 each; stored ROT13 so that the source does not spell them out.

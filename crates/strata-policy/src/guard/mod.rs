@@ -69,7 +69,8 @@
 //! it blocks), as long as no custom pattern match is longer than 128 bytes. It holds back only
 //! the tail that could still begin a match: each built-in pattern has a *prefix* expression
 //! matching every beginning of its matches, so ordinary prose comes out piece by piece,
-//! minus the last partial word. Custom `patterns` hold back their last 128 bytes; a started
+//! minus the last partial word (and the start of a phrase that could still complete: "act as"
+//! holds the rest of its line, up to 140 characters). Custom `patterns` hold back their last 128 bytes; a started
 //! `-----BEGIN … PRIVATE KEY-----` block is held until its end line (up to 16 KiB, after
 //! which the key-looking text is treated as the secret). Nothing is ever held beyond 32 KiB.
 

@@ -327,31 +327,47 @@ async fn the_official_sdks_meet_every_policy() {
     else {
         return;
     };
-    let extra = "
+    let free = || {
+        std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port()
+    };
+    let (webhook_port, closed_port) = (free(), free());
+    let extra = format!(
+        "
 auth:
   keys:
-    - { name: open, key: sk-open, guardrails: [civil] }
-    - { name: out, key: sk-out, guardrails: [out-pii] }
-    - { name: narrow, key: sk-narrow, models: ['mock-fast*'] }
-    - { name: slow, key: sk-slow, limits: { rpm: 2 } }
-    - { name: ops, key: sk-ops, team: ops }
+    - {{ name: open, key: sk-open, guardrails: [civil] }}
+    - {{ name: out, key: sk-out, guardrails: [out-pii] }}
+    - {{ name: narrow, key: sk-narrow, models: ['mock-fast*'] }}
+    - {{ name: slow, key: sk-slow, limits: {{ rpm: 2 }} }}
+    - {{ name: ops, key: sk-ops, team: ops }}
+    - {{ name: hook, key: sk-hook, guardrails: [hook, inject] }}
+    - {{ name: down, key: sk-down, guardrails: [down] }}
   teams:
-    - { name: ops, budget: { usd: 0.0005, period: daily } }
+    - {{ name: ops, budget: {{ usd: 0.0005, period: daily }} }}
 ai:
   guardrails:
-    - { name: civil, kind: toxicity_filter, words: [frobnicate] }
-    - { name: out-pii, kind: pii_redaction, apply_to: [response] }
-  cache: { ttl: 1m }
+    - {{ name: civil, kind: toxicity_filter, words: [frobnicate] }}
+    - {{ name: out-pii, kind: pii_redaction, apply_to: [response] }}
+    - {{ name: hook, kind: webhook, url: 'http://127.0.0.1:{webhook_port}/check', timeout: 2s }}
+    - {{ name: down, kind: webhook, url: 'http://127.0.0.1:{closed_port}/check', timeout: 500ms, on_error: open }}
+    - {{ name: inject, kind: prompt_injection, action: block }}
+  cache: {{ ttl: 1m }}
   providers:
-    - { name: mock, models: [mock-1, mock-fast], pricing: { mock-1: { input: 10, output: 20 } } }
-";
-    let stack = Stack::start(extra, &["--layers", "ai"], &[]).await;
+    - {{ name: mock, models: [mock-1, mock-fast], pricing: {{ mock-1: {{ input: 10, output: 20 }} }} }}
+"
+    );
+    let stack = Stack::start(&extra, &["--layers", "ai"], &[]).await;
     let out = tokio::process::Command::new(&python)
         .arg(strata_testkit::python::e2e_dir().join("governance_sdk.py"))
         .env(
             "STRATA_AI_URL",
             format!("http://127.0.0.1:{}", stack.ports.ai),
         )
+        .env("STRATA_WEBHOOK_PORT", webhook_port.to_string())
         .output()
         .await
         .unwrap();
@@ -371,6 +387,8 @@ ai:
         "redaction",
         "guardrail_blocked",
         "cache",
+        "webhook",
+        "prompt_injection",
     ] {
         assert!(
             stdout.lines().any(|l| l == format!("ok {scenario}")),

@@ -189,3 +189,13 @@ fn typical_prompt_passes_untouched() {
         start.elapsed() / rounds
     );
 }
+
+#[test]
+fn types_are_send_and_sync() {
+    fn both<T: Send + Sync>() {}
+    both::<Library>();
+    both::<Guards>();
+    both::<StreamGuard>();
+    both::<Blocked>();
+    both::<GuardError>();
+}
