@@ -257,7 +257,7 @@ fn usage_record(
                 .map(|v| {
                     json!({ "guardrail": v.guardrail, "side": side_name(v.side),
                             "action": super::action_name(v.action), "matches": v.matches,
-                            "entities": v.entities })
+                            "entities": v.entities, "reason": v.reason })
                 })
                 .collect(),
         ),

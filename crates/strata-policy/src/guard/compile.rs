@@ -77,15 +77,21 @@ static BUILTINS: LazyLock<[Arc<Guard>; 3]> = LazyLock::new(|| {
             "toxicity_filter",
             GuardrailKind::ToxicityFilter,
             toxicity_local("toxicity_filter", true, &[], &[], DEFAULT_THRESHOLD)
-                .unwrap_or_else(|_| empty_local(Rule::Regex)),
+                .expect("built-in guardrail expressions compile"),
         ),
         guard(
             "prompt_injection",
             GuardrailKind::PromptInjection,
-            injection_local("prompt_injection", &[]).unwrap_or_else(|_| empty_local(Rule::Regex)),
+            injection_local("prompt_injection", &[])
+                .expect("built-in guardrail expressions compile"),
         ),
     ]
 });
+
+/// Compiles the built-in guards now rather than on first use (once per process).
+pub(crate) fn warm_up() {
+    LazyLock::force(&BUILTINS);
+}
 
 /// The built-in guard a bare kind name stands for.
 pub(crate) fn builtin(kind: GuardrailKind) -> Option<Arc<Guard>> {
@@ -159,10 +165,6 @@ pub(crate) fn compile(def: &Guardrail, http: &reqwest::Client) -> Result<Guard, 
         response: sides.contains(&GuardSide::Response),
         engine,
     })
-}
-
-fn empty_local(rule: Rule) -> Local {
-    assemble(Vec::new(), Vec::new(), false, 0, rule)
 }
 
 /// Puts the pieces together: the prefilter and the combined tail expression.

@@ -141,6 +141,7 @@ impl Library {
             }
         }
         drop(http);
+        compile::warm_up();
         Ok(Self { defined })
     }
 

@@ -448,7 +448,8 @@ pub(crate) fn pem_candidates(hay: &str, from: usize, out: &mut Vec<Cand>) {
                     .iter()
                     .take_while(|b| b.is_ascii_alphanumeric() || b" +/=:,.-\t\r\n".contains(b))
                     .count();
-                (header_end + body, hay.len() < start + PEM_CAP)
+                // Open while an end line could still start within the cap.
+                (header_end + body, hay.len() < start + PEM_CAP + 96)
             }
         };
         out.push(Cand {

@@ -23,8 +23,15 @@ pub(super) fn def(name: &str, kind: GuardrailKind) -> Guardrail {
     }
 }
 
+/// One client for all tests (building one is slow).
+pub(super) fn http() -> reqwest::Client {
+    static HTTP: std::sync::LazyLock<reqwest::Client> =
+        std::sync::LazyLock::new(reqwest::Client::new);
+    HTTP.clone()
+}
+
 pub(super) fn guards(defs: &[Guardrail], names: &[&str]) -> Guards {
-    Library::new(defs, reqwest::Client::new())
+    Library::new(defs, http())
         .unwrap()
         .resolve(names.iter().copied())
         .unwrap()
@@ -58,7 +65,7 @@ fn unknown_names_and_duplicates() {
             d.patterns = vec!["x".into()];
             d
         }),
-        reqwest::Client::new(),
+        http(),
     )
     .unwrap();
     let err = lib.resolve(["mine", "nope"]).unwrap_err();
@@ -81,7 +88,7 @@ fn unknown_names_and_duplicates() {
 
     let mut a = def("a", GuardrailKind::PiiRedaction);
     a.entities = vec![PiiEntity::Email];
-    let err = Library::new(&[a.clone(), a], reqwest::Client::new()).unwrap_err();
+    let err = Library::new(&[a.clone(), a], http()).unwrap_err();
     assert!(matches!(err, GuardError::Duplicate(n) if n == "a"));
 }
 
@@ -89,7 +96,7 @@ fn unknown_names_and_duplicates() {
 fn bad_definitions_name_the_guardrail() {
     let mut d = def("ids", GuardrailKind::Regex);
     d.patterns = vec!["ok".into(), "(unclosed".into()];
-    let err = Library::new(&[d], reqwest::Client::new()).unwrap_err();
+    let err = Library::new(&[d], http()).unwrap_err();
     assert!(matches!(&err, GuardError::Pattern { guardrail, index: 1, .. } if guardrail == "ids"));
     let msg = err.to_string();
     assert!(
@@ -100,7 +107,7 @@ fn bad_definitions_name_the_guardrail() {
     let mut d = def("tox", GuardrailKind::ToxicityFilter);
     d.patterns = vec!["[z-a]".into()];
     assert!(
-        Library::new(&[d], reqwest::Client::new())
+        Library::new(&[d], http())
             .unwrap_err()
             .to_string()
             .contains("`tox`: patterns[0]")
@@ -109,17 +116,17 @@ fn bad_definitions_name_the_guardrail() {
     let mut d = def("t", GuardrailKind::ToxicityFilter);
     d.threshold = Some(1.5);
     assert!(matches!(
-        Library::new(&[d], reqwest::Client::new()),
+        Library::new(&[d], http()),
         Err(GuardError::Config { .. })
     ));
     let d = def("hook", GuardrailKind::Webhook);
-    let err = Library::new(&[d], reqwest::Client::new()).unwrap_err();
+    let err = Library::new(&[d], http()).unwrap_err();
     assert_eq!(
         err.to_string(),
         "guardrail `hook`: a webhook guardrail needs `url`"
     );
     let d = def("r", GuardrailKind::Regex);
-    assert!(Library::new(&[d], reqwest::Client::new()).is_err());
+    assert!(Library::new(&[d], http()).is_err());
 }
 
 #[test]

@@ -220,6 +220,9 @@ const VOCAB: &[&str] = &[
     "Z",
 ];
 
+/// Built once: compiling is slow in debug builds.
+static CONFIGS: std::sync::LazyLock<Vec<Guards>> = std::sync::LazyLock::new(configs);
+
 fn configs() -> Vec<Guards> {
     let mut tox = def("tox", GuardrailKind::ToxicityFilter);
     tox.action = Some(GuardAction::Redact);
@@ -281,9 +284,9 @@ proptest! {
         } else {
             chunks(&text, cuts)
         };
-        for g in configs() {
+        for g in CONFIGS.iter() {
             let whole = g.check(GuardSide::Response, &text);
-            let (streamed, blocked) = run(&g, &pieces);
+            let (streamed, blocked) = run(g, &pieces);
             match whole {
                 Ok(c) => {
                     prop_assert!(blocked.is_none(), "stream blocked: {:?} on {:?}", blocked, text);
