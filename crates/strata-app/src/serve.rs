@@ -126,7 +126,7 @@ async fn run(options: ServeOptions, config: Config, source: &str) -> Result<(), 
     }
     let deps = LayerDeps {
         ai: strata_ai::Deps::new(metrics.clone()).with_governance(governance),
-        mcp: strata_mcp::Deps::new(),
+        mcp: strata_mcp::Deps::new().with_stored_keys(stored_keys.clone()),
         agent,
     };
     let runtime = Runtime::build(config, source, 1, &options.layers, &deps)?;

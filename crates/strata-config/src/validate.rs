@@ -300,6 +300,12 @@ pub(crate) fn check_semantics(report: &mut Report<'_>, json: &Value) {
         json.pointer("/telemetry/otlp/endpoint"),
         &["http", "https"],
     );
+    check_url(
+        report,
+        &[key("mcp"), key("public_url")],
+        json.pointer("/mcp/public_url"),
+        &["http", "https"],
+    );
     for layer in ["ai", "mcp"] {
         let ptr = format!("/agent/{layer}/url");
         check_url(

@@ -27,6 +27,16 @@ pub enum McpError {
     MissingSession,
     #[error("Session not found")]
     UnknownSession,
+    /// Credentials cannot be checked now (the identity provider's keys cannot be fetched).
+    #[error("Service Unavailable: {0}")]
+    AuthUnavailable(String),
+    /// No credentials, or not valid ones: the client should fetch the metadata and sign in.
+    #[error("Unauthorized: {message}")]
+    Unauthorized {
+        message: String,
+        /// URL of the protected-resource metadata (RFC 9728).
+        metadata: String,
+    },
     #[error("Bad Request: Unsupported protocol version: {0}")]
     UnsupportedVersion(String),
     #[error("Conflict: another connection is already reading this stream")]
@@ -41,6 +51,8 @@ impl McpError {
     fn status(&self) -> StatusCode {
         match self {
             McpError::UnknownServer(_) | McpError::UnknownSession => StatusCode::NOT_FOUND,
+            McpError::Unauthorized { .. } => StatusCode::UNAUTHORIZED,
+            McpError::AuthUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             McpError::Forbidden(_) => StatusCode::FORBIDDEN,
             McpError::NotAcceptable(_) => StatusCode::NOT_ACCEPTABLE,
             McpError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -61,8 +73,11 @@ impl McpError {
             McpError::Parse(_) => code::PARSE_ERROR,
             McpError::InvalidRequest(_) => code::INVALID_REQUEST,
             McpError::UnknownSession => code::REQUEST_TIMEOUT,
-            McpError::Upstream(_) | McpError::Build(_) => code::INTERNAL_ERROR,
+            McpError::Upstream(_) | McpError::Build(_) | McpError::AuthUnavailable(_) => {
+                code::INTERNAL_ERROR
+            }
             McpError::Forbidden(_)
+            | McpError::Unauthorized { .. }
             | McpError::NotAcceptable(_)
             | McpError::UnsupportedMediaType
             | McpError::MissingSession
@@ -79,6 +94,16 @@ impl IntoResponse for McpError {
             "id": null,
             "error": { "code": self.code(), "message": self.to_string() }
         });
-        (self.status(), Json(body)).into_response()
+        let mut response = (self.status(), Json(body)).into_response();
+        if let McpError::Unauthorized { metadata, .. } = &self
+            && let Ok(value) = axum::http::HeaderValue::from_str(&format!(
+                "Bearer resource_metadata=\"{metadata}\""
+            ))
+        {
+            response
+                .headers_mut()
+                .insert(axum::http::header::WWW_AUTHENTICATE, value);
+        }
+        response
     }
 }

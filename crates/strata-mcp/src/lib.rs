@@ -6,6 +6,7 @@
 //! as JSON: the gateway reads the method, ids, names and URIs it routes by, and passes every
 //! other field through untouched.
 
+mod auth;
 mod downstream;
 mod duplex;
 mod error;
@@ -36,6 +37,8 @@ const REAP_EVERY: (Duration, Duration) = (Duration::from_millis(100), Duration::
 #[derive(Debug, Clone)]
 pub struct Deps {
     sessions: session::Sessions,
+    /// Keys created at run time, shared with the other layers.
+    stored_keys: Arc<strata_policy::StoredKeys>,
     http: reqwest::Client,
     limits: upstream::ProcessLimits,
     legacy: http::LegacyConnections,
@@ -59,12 +62,20 @@ impl Deps {
             .unwrap_or_default();
         Self {
             sessions: session::Sessions::default(),
+            stored_keys: Arc::default(),
             http,
             limits: upstream::ProcessLimits::default(),
             legacy: http::LegacyConnections::default(),
             bridges: stateless::Bridges::default(),
             reaper: Arc::default(),
         }
+    }
+
+    /// The same, accepting the keys created at run time too.
+    #[must_use]
+    pub fn with_stored_keys(mut self, stored: Arc<strata_policy::StoredKeys>) -> Self {
+        self.stored_keys = stored;
+        self
     }
 
     /// Live downstream sessions.
@@ -169,6 +180,11 @@ fn state(config: &Config, deps: &Deps) -> Result<http::McpState, McpError> {
         deps.sessions.spawn_reaper(every);
     }
     let state = http::McpState {
+        auth: Arc::new(auth::McpAuth::new(
+            config,
+            deps.stored_keys.clone(),
+            deps.http.clone(),
+        )?),
         servers: Arc::new(servers),
         sessions: deps.sessions.clone(),
         guard: http::guard::Guard::new(

@@ -3,6 +3,7 @@
 //! (`limits`, in process or shared through Redis), and guardrails (`guard`).
 
 pub mod guard;
+pub mod jwt;
 mod keys;
 pub mod limits;
 

@@ -24,6 +24,11 @@ pub struct McpConfig {
     /// `Origin` values accepted besides local ones (`http://localhost:*`, `http://127.0.0.1:*`).
     /// A request with any other `Origin` gets 403.
     pub allowed_origins: Vec<String>,
+    /// The public base URL clients reach this gateway at (e.g. `https://tools.example.com`):
+    /// a virtual server's resource URI is `{public_url}/mcp/{name}`, the audience access
+    /// tokens must carry. Without it, only `auth.jwt.audiences` are accepted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub public_url: Option<String>,
 }
 
 impl Default for McpConfig {
@@ -34,6 +39,7 @@ impl Default for McpConfig {
             session_idle_timeout: Duration::from_secs(30 * 60),
             allowed_hosts: Vec::new(),
             allowed_origins: Vec::new(),
+            public_url: None,
         }
     }
 }
@@ -127,6 +133,21 @@ pub struct VirtualServer {
     /// Instructions sent to clients in place of the upstreams' own.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub instructions: Option<String>,
+    /// Whether clients must authenticate (when `auth` has keys or JWT): `required`
+    /// (default) or `off`.
+    #[serde(default)]
+    pub auth: ServerAuth,
+}
+
+/// Authentication of a virtual server's clients.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum ServerAuth {
+    /// A key or a JWT is required whenever any is configured.
+    #[default]
+    Required,
+    /// Anyone may connect.
+    Off,
 }
 
 /// Prefixing of merged names.

@@ -23,7 +23,7 @@ pub use ai::{
 pub use auth::{ApiKey, Auth, Budget, BudgetPeriod, Jwt, KeyLimits, Role, Team};
 pub use duration::Duration;
 pub use mcp::{
-    Builtin, McpConfig, PrefixMode, StdioUpstream, ToolFilter, ToolOverride, Upstream,
+    Builtin, McpConfig, PrefixMode, ServerAuth, StdioUpstream, ToolFilter, ToolOverride, Upstream,
     UrlTransport, VirtualServer,
 };
 pub use workflow::{

@@ -15,10 +15,16 @@ use crate::session::streams::{OpenError, STANDALONE, Streams};
 pub(super) async fn open(
     State(state): State<Arc<McpState>>,
     Path(server): Path<String>,
+    principal: Option<axum::Extension<strata_core::Principal>>,
     headers: HeaderMap,
 ) -> Result<Response, McpError> {
     state.guard.check(&headers)?;
-    state.server(&server)?;
+    let server = state.server(&server)?.clone();
+    let principal = principal.map(|axum::Extension(p)| p);
+    let caller = state
+        .auth
+        .authenticate(&server, &headers, principal.as_ref())
+        .await?;
     if !guard::accepts(&headers).1 {
         return Err(McpError::NotAcceptable(
             "the client must accept text/event-stream".into(),
@@ -28,6 +34,7 @@ pub(super) async fn open(
     let session = state
         .sessions
         .get(guard::session_id(&headers)?)
+        .filter(|s| s.owned_by(caller.as_ref().map(|c| c.name.as_str())))
         .ok_or(McpError::UnknownSession)?;
     let resume = headers
         .get("last-event-id")
@@ -50,12 +57,22 @@ pub(super) async fn open(
 pub(super) async fn delete(
     State(state): State<Arc<McpState>>,
     Path(server): Path<String>,
+    principal: Option<axum::Extension<strata_core::Principal>>,
     headers: HeaderMap,
 ) -> Result<Response, McpError> {
     state.guard.check(&headers)?;
-    state.server(&server)?;
+    let server = state.server(&server)?.clone();
+    let principal = principal.map(|axum::Extension(p)| p);
+    let caller = state
+        .auth
+        .authenticate(&server, &headers, principal.as_ref())
+        .await?;
     let id = guard::session_id(&headers)?;
-    if state.sessions.remove(id).await {
+    let owned = state
+        .sessions
+        .get(id)
+        .is_some_and(|s| s.owned_by(caller.as_ref().map(|c| c.name.as_str())));
+    if owned && state.sessions.remove(id).await {
         Ok(StatusCode::OK.into_response())
     } else {
         Err(McpError::UnknownSession)

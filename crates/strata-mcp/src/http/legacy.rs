@@ -20,11 +20,15 @@ use crate::jsonrpc::Message;
 /// Open legacy connections by their `sessionId`; kept across config reloads.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct LegacyConnections {
-    map: Arc<Mutex<HashMap<String, Arc<Duplex>>>>,
+    /// Connection id → the principal that opened it, and its session.
+    map: Arc<Mutex<HashMap<String, Owned>>>,
 }
 
+/// A legacy connection's session and the principal that opened it.
+type Owned = (Option<String>, Arc<Duplex>);
+
 impl LegacyConnections {
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Arc<Duplex>>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Owned>> {
         self.map
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
@@ -39,7 +43,7 @@ struct Closer {
 
 impl Drop for Closer {
     fn drop(&mut self) {
-        if let Some(duplex) = self.connections.lock().remove(&self.id) {
+        if let Some((_, duplex)) = self.connections.lock().remove(&self.id) {
             tokio::spawn(async move { duplex.close().await });
         }
     }
@@ -58,10 +62,17 @@ pub(super) async fn open(
 ) -> Result<Response, McpError> {
     state.guard.check(&headers)?;
     let virtual_server = state.server(&server)?.clone();
+    let caller = state
+        .auth
+        .authenticate(&virtual_server, &headers, None)
+        .await?;
     let (tx, rx) = mpsc::unbounded_channel();
     let id = uuid::Uuid::new_v4().simple().to_string();
     let duplex = Arc::new(Duplex::new(state.clone(), virtual_server, tx));
-    state.legacy.lock().insert(id.clone(), duplex);
+    state
+        .legacy
+        .lock()
+        .insert(id.clone(), (caller.map(|c| c.name), duplex));
     let endpoint = format!("event: endpoint\ndata: /mcp/{server}/message?sessionId={id}\n\n");
     let closer = Closer {
         connections: state.legacy.clone(),
@@ -89,13 +100,19 @@ pub(super) async fn message(
     body: Bytes,
 ) -> Result<Response, McpError> {
     state.guard.check(&headers)?;
-    state.server(&server)?;
+    let virtual_server = state.server(&server)?.clone();
+    let caller = state
+        .auth
+        .authenticate(&virtual_server, &headers, None)
+        .await?;
+    let caller = caller.map(|c| c.name);
     guard::require_json_body(&headers)?;
     let duplex = state
         .legacy
         .lock()
         .get(&query.session_id)
-        .cloned()
+        .filter(|(owner, _)| *owner == caller)
+        .map(|(_, duplex)| duplex.clone())
         .ok_or(McpError::UnknownSession)?;
     let value: Value = serde_json::from_slice(&body).map_err(|e| McpError::Parse(e.to_string()))?;
     let message = Message::parse(value).map_err(McpError::InvalidRequest)?;

@@ -25,6 +25,7 @@ const MAX_BODY_BYTES: usize = 64 * 1024 * 1024;
 /// What every handler of one config generation shares.
 #[derive(Debug, Clone)]
 pub(crate) struct McpState {
+    pub auth: Arc<crate::auth::McpAuth>,
     pub servers: Arc<HashMap<String, Arc<VirtualServer>>>,
     pub sessions: Sessions,
     pub guard: guard::Guard,
@@ -44,6 +45,16 @@ impl McpState {
 
 pub(crate) use legacy::LegacyConnections;
 
+/// RFC 9728 protected-resource metadata of a virtual server.
+async fn protected_resource(
+    axum::extract::State(state): axum::extract::State<Arc<McpState>>,
+    axum::extract::Path(server): axum::extract::Path<String>,
+    headers: axum::http::HeaderMap,
+) -> Result<axum::Json<serde_json::Value>, crate::McpError> {
+    state.server(&server)?;
+    Ok(axum::Json(state.auth.metadata(&headers, &server)))
+}
+
 pub(crate) fn router(state: McpState) -> Router {
     Router::new()
         .route(
@@ -52,6 +63,10 @@ pub(crate) fn router(state: McpState) -> Router {
         )
         .route("/mcp/{server}/sse", get_route(legacy::open))
         .route("/mcp/{server}/message", post_route(legacy::message))
+        .route(
+            "/.well-known/oauth-protected-resource/mcp/{server}",
+            get_route(protected_resource),
+        )
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .with_state(Arc::new(state))
         .fallback(|uri: axum::http::Uri| async move {

@@ -23,11 +23,18 @@ use crate::{McpError, downstream, stateless};
 pub(super) async fn handle(
     State(state): State<Arc<McpState>>,
     Path(server): Path<String>,
+    principal: Option<axum::Extension<strata_core::Principal>>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, McpError> {
     state.guard.check(&headers)?;
     let server = state.server(&server)?.clone();
+    let principal = principal.map(|axum::Extension(p)| p);
+    let caller = state
+        .auth
+        .authenticate(&server, &headers, principal.as_ref())
+        .await?;
+    let caller = caller.map(|c| c.name);
     let (json, sse) = guard::accepts(&headers);
     if !json && !sse {
         return Err(McpError::NotAcceptable(
@@ -53,6 +60,7 @@ pub(super) async fn handle(
             server,
             id.clone(),
             params.clone().unwrap_or_default(),
+            caller,
         )
         .await;
     }
@@ -61,6 +69,8 @@ pub(super) async fn handle(
         .sessions
         .get(guard::session_id(&headers)?)
         .filter(|s| Arc::ptr_eq(&s.server, &server) || s.server.name == server.name)
+        // Another principal presenting this session's id finds nothing.
+        .filter(|s| s.owned_by(caller.as_deref()))
         .ok_or(McpError::UnknownSession)?;
     match message {
         Message::Request { id, method, params } => {
@@ -78,8 +88,10 @@ async fn initialize(
     server: Arc<virtual_server::VirtualServer>,
     id: Value,
     params: Value,
+    caller: Option<String>,
 ) -> Result<Response, McpError> {
     let (session, result) = downstream::initialize(state, server, params).await?;
+    session.bind(caller);
     let mut response = axum::Json(jsonrpc::response(id, Ok(result))).into_response();
     if let Ok(value) = HeaderValue::from_str(&session.id) {
         response.headers_mut().insert(SESSION_HEADER, value);

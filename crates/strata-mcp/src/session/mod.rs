@@ -85,6 +85,8 @@ pub(crate) struct Session {
     cancel: CancellationToken,
     inbound: mpsc::UnboundedSender<Inbound>,
     context: ConnectContext,
+    /// The principal that opened the session (none on an open server).
+    owner: std::sync::OnceLock<Option<String>>,
 }
 
 /// Why a session could not start.
@@ -163,6 +165,7 @@ impl Session {
             cancel,
             inbound: tx,
             context,
+            owner: std::sync::OnceLock::new(),
         });
         tokio::spawn(relay::run(Arc::downgrade(&session), rx));
         for index in 0..session.slots.len() {
@@ -222,6 +225,16 @@ impl Session {
         (0..self.slots.len())
             .filter(|i| self.upstream(*i).is_some())
             .collect()
+    }
+
+    /// Binds the session to the principal that opened it.
+    pub(crate) fn bind(&self, owner: Option<String>) {
+        let _ = self.owner.set(owner);
+    }
+
+    /// Whether `caller` is the principal that opened the session.
+    pub(crate) fn owned_by(&self, caller: Option<&str>) -> bool {
+        self.owner.get().map(Option::as_deref).unwrap_or(None) == caller
     }
 
     pub(crate) fn touch(&self) {

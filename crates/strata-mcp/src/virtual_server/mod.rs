@@ -26,6 +26,8 @@ pub(crate) struct VirtualServer {
     deny: GlobSet,
     overrides: BTreeMap<String, ToolOverride>,
     pub instructions: Option<String>,
+    /// Whether clients must authenticate.
+    pub auth: strata_config::ServerAuth,
 }
 
 /// Why a virtual server could not be built.
@@ -90,6 +92,7 @@ impl VirtualServer {
             deny: globs(&config.tools.deny)?,
             overrides: config.tools.overrides.clone(),
             instructions: config.instructions.clone(),
+            auth: config.auth,
         })
     }
 
@@ -176,6 +179,7 @@ mod tests {
             prefix,
             tools: yaml_tools,
             instructions: None,
+            auth: strata_config::ServerAuth::Required,
         };
         VirtualServer::build(&config, &mcp).expect("builds")
     }
@@ -232,6 +236,7 @@ mod tests {
             prefix: PrefixMode::Never,
             tools: filter,
             instructions: None,
+            auth: strata_config::ServerAuth::Required,
         };
         assert!(matches!(
             VirtualServer::build(&config, &mcp),

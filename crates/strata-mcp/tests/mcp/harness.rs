@@ -16,8 +16,12 @@ pub struct Gateway {
 impl Gateway {
     /// Serves the `mcp` section given as YAML (the text under `mcp:`).
     pub async fn start(mcp_yaml: &str) -> Gateway {
-        let text = format!("mcp:\n{}", indent(mcp_yaml));
-        let config = strata_config::load_str(&text, "test.yaml", &|_| None).expect("valid config");
+        Self::start_config(&format!("mcp:\n{}", indent(mcp_yaml))).await
+    }
+
+    /// Serves a whole config (for sections besides `mcp`, such as `auth`).
+    pub async fn start_config(text: &str) -> Gateway {
+        let config = strata_config::load_str(text, "test.yaml", &|_| None).expect("valid config");
         let deps = strata_mcp::Deps::new();
         let router = strata_mcp::build(&config, &deps).expect("router");
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");

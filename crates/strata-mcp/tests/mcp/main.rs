@@ -1,6 +1,7 @@
 //! The mcp layer end to end: a real gateway on a port in front of real MCP servers.
 
 mod aggregate;
+mod auth;
 mod builtin;
 mod conformance;
 mod harness;
