@@ -82,7 +82,7 @@ async fn serve(
     };
     let routed = async {
         let gov = &gateway.gov;
-        let who = gov.identify(headers, principal)?;
+        let who = gov.identify(headers, principal).await?;
         let (body, model, stream) = read(received, missing_model)?;
         gov.authorize(who.as_deref(), &model)?;
         let stream = stream && operation == Operation::Chat;

@@ -12,7 +12,7 @@ use crate::Gateway;
 
 /// The handler: each model once, owned by the highest-priority provider serving it.
 pub async fn list(State(gateway): State<Arc<Gateway>>, headers: HeaderMap) -> Response {
-    let who = match gateway.gov.identify(&headers, None) {
+    let who = match gateway.gov.identify(&headers, None).await {
         Ok(who) => who,
         Err(e) => return e.into_response(),
     };

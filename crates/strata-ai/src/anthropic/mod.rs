@@ -40,6 +40,7 @@ pub async fn count_tokens(
     let counted = gateway
         .gov
         .identify(&headers, None)
+        .await
         .and_then(|_| ingress::body(received))
         .and_then(|body| {
             serde_json::from_slice::<Value>(&body).map_err(|e| {

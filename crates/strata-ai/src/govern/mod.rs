@@ -92,6 +92,8 @@ impl Default for Shared {
 #[derive(Debug)]
 pub struct Governance {
     pub keys: ApiKeys,
+    /// Access tokens (JWT) accepted besides keys, when `auth.jwt` is set.
+    jwt: Option<strata_policy::jwt::JwtValidator>,
     access: ModelAccess,
     teams: HashMap<String, Team>,
     guards: Library,
@@ -195,8 +197,15 @@ impl Governance {
         http: reqwest::Client,
         metrics: strata_telemetry::Metrics,
     ) -> Result<Self, AiError> {
-        let guards = Library::new(&config.ai.guardrails, http)
+        let guards = Library::new(&config.ai.guardrails, http.clone())
             .map_err(|e| AiError::BadRequest(format!("guardrails: {e}")))?;
+        let jwt = match &config.auth.jwt {
+            Some(jwt) => Some(
+                strata_policy::jwt::JwtValidator::new(jwt, http)
+                    .map_err(|e| AiError::BadRequest(format!("auth.jwt: {e}")))?,
+            ),
+            None => None,
+        };
         let limited = config
             .auth
             .keys
@@ -209,6 +218,7 @@ impl Governance {
         }
         Ok(Self {
             keys: ApiKeys::with_stored(&config.auth.keys, shared.stored_keys.clone()),
+            jwt,
             access: ModelAccess::new(&config.auth),
             teams: config
                 .auth
@@ -240,9 +250,10 @@ impl Governance {
         })
     }
 
-    /// Who is calling. An in-process caller (the agent layer) was authenticated by its own
-    /// layer and names its principal; a key of that name is then held to its limits.
-    pub fn identify(
+    /// Who is calling: a key, or an access token (JWT) when `auth.jwt` is set. An
+    /// in-process caller (the agent layer) was authenticated by its own layer and names its
+    /// principal; a key of that name is then held to its limits.
+    pub async fn identify(
         &self,
         headers: &http::HeaderMap,
         principal: Option<&strata_core::Principal>,
@@ -250,16 +261,35 @@ impl Governance {
         if let Some(principal) = principal {
             return Ok(principal.name.as_deref().and_then(|n| self.keys.by_name(n)));
         }
-        if !self.keys.enabled() {
+        if !self.keys.enabled() && self.jwt.is_none() {
             return Ok(None);
         }
-        match strata_policy::presented_key(headers).and_then(|key| self.keys.verify(key)) {
-            Some(who) => Ok(Some(who)),
-            None => {
-                self.metrics.governance().refusal("unauthorized");
-                Err(AiError::Unauthorized)
+        let presented = strata_policy::presented_key(headers);
+        if let Some(who) = presented.and_then(|key| self.keys.verify(key)) {
+            return Ok(Some(who));
+        }
+        if let (Some(jwt), Some(token)) = (&self.jwt, presented) {
+            match jwt.validate(token, None).await {
+                Ok(claims) => {
+                    // A token's holder has its roles; limits and budgets belong to keys.
+                    let spec = strata_config::ApiKey {
+                        name: format!("{}#{}", jwt.issuer(), claims.subject),
+                        key: strata_core::Secret::new(String::new()),
+                        roles: claims.roles,
+                        budget: None,
+                        limits: None,
+                        models: Vec::new(),
+                        team: None,
+                        guardrails: Vec::new(),
+                        metadata: std::collections::BTreeMap::new(),
+                    };
+                    return Ok(Some(Arc::new(KeyIdentity::new(&spec))));
+                }
+                Err(e) => tracing::info!(error = %e, "access token refused"),
             }
         }
+        self.metrics.governance().refusal("unauthorized");
+        Err(AiError::Unauthorized)
     }
 
     /// Whether the key may use the model (without counting a refusal).
