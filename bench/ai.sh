@@ -14,17 +14,7 @@ cd "$(dirname "$0")/.."
 secs="${1:-10}"
 conns=64
 rate=2000
-target="${CARGO_TARGET_DIR:-target}"
-work="$(mktemp -d)"
-pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$work"; }
-trap cleanup EXIT
-
-cargo build --release -q -p strata -p strata-bench
-bench="$target/release/strata-bench"
-strata="$target/release/strata"
-
-wait_port() { for _ in $(seq 1 300); do (echo > "/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0; sleep 0.1; done; echo "port $1 never opened" >&2; exit 1; }
+. bench/lib.sh
 
 "$bench" upstream --addr 127.0.0.1:19100 --chunks 20 --chunk-interval-ms 10 & pids+=($!)
 wait_port 19100

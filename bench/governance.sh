@@ -12,18 +12,7 @@ cd "$(dirname "$0")/.."
 secs="${1:-10}"
 conns=64
 rate="${RATE:-2000}"
-target="${CARGO_TARGET_DIR:-target}"
-work="$(mktemp -d)"
-pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$work"; }
-trap cleanup EXIT
-
-cargo build --release -q -p strata -p strata-bench
-bench="$target/release/strata-bench"
-strata="$target/release/strata"
-
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-wait_port() { for _ in $(seq 1 300); do (echo > "/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0; sleep 0.1; done; echo "port $1 never opened" >&2; exit 1; }
+. bench/lib.sh
 
 up=$(free_port)
 "$bench" upstream --addr "127.0.0.1:$up" & pids+=($!)

@@ -15,18 +15,7 @@ secs="${1:-10}"
 sessions="${SESSIONS:-32}"
 rate="${RATE:-2000}"
 idle="${IDLE:-1000}"
-target="${CARGO_TARGET_DIR:-target}"
-work="$(mktemp -d)"
-pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$work"; }
-trap cleanup EXIT
-
-cargo build --release -q -p strata -p strata-bench
-bench="$target/release/strata-bench"
-strata="$target/release/strata"
-
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-wait_port() { for _ in $(seq 1 300); do (echo > "/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0; sleep 0.1; done; echo "port $1 never opened" >&2; exit 1; }
+. bench/lib.sh
 
 up=$(free_port); up_get=$(free_port)
 ai=$(free_port); mcp=$(free_port); agent=$(free_port); admin=$(free_port)

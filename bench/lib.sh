@@ -1,0 +1,22 @@
+# Shared by the bench scripts (sourced, not run): a scratch directory, the processes to stop
+# on exit, free ports, waiting for a port, and the release build of what they run.
+# A script may define `on_exit` for cleanup of its own; it runs before the scratch directory
+# is removed.
+
+target="${CARGO_TARGET_DIR:-target}"
+work="$(mktemp -d)"
+pids=()
+cleanup() {
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  if declare -F on_exit > /dev/null; then on_exit; fi
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+wait_port() { for _ in $(seq 1 300); do (echo > "/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0; sleep 0.1; done; echo "port $1 never opened" >&2; exit 1; }
+
+cargo build --release -q -p strata -p strata-bench
+bench="$target/release/strata-bench"
+strata="$target/release/strata"
