@@ -25,14 +25,6 @@ pub(crate) struct McpAuth {
     public_url: Option<String>,
 }
 
-/// An authenticated caller.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Caller {
-    /// The key's name, or the token's `iss` and `sub`.
-    pub name: String,
-    pub roles: Vec<String>,
-}
-
 impl McpAuth {
     pub(crate) fn new(
         config: &Config,
@@ -63,22 +55,20 @@ impl McpAuth {
         server.auth == ServerAuth::Required && (self.keys.enabled() || self.jwt.is_some())
     }
 
-    /// The caller, `None` when the server is open. Refusals are 401s pointing at the metadata.
+    /// The caller's name (a key's name, or `{iss}#{sub}` of a token), `None` when the server
+    /// is open. Refusals are 401s pointing at the metadata.
     pub(crate) async fn authenticate(
         &self,
         server: &VirtualServer,
         headers: &HeaderMap,
-        in_process: Option<&strata_core::Principal>,
-    ) -> Result<Option<Caller>, McpError> {
+        in_process: Option<axum::Extension<strata_core::Principal>>,
+    ) -> Result<Option<String>, McpError> {
         if !self.required(server) {
             return Ok(None);
         }
         // An in-process caller (the agent layer) was authenticated by its own layer.
-        if let Some(principal) = in_process {
-            return Ok(Some(Caller {
-                name: principal.name.clone().unwrap_or_else(|| "agent".into()),
-                roles: Vec::new(),
-            }));
+        if let Some(axum::Extension(principal)) = in_process {
+            return Ok(Some(principal.name.unwrap_or_else(|| "agent".into())));
         }
         let refuse = |message: &str| McpError::Unauthorized {
             message: message.to_string(),
@@ -95,10 +85,7 @@ impl McpAuth {
             .filter(|t| !t.is_empty())
             .ok_or_else(|| refuse("send an API key or access token as `Authorization: Bearer`"))?;
         if let Some(key) = self.keys.verify(token) {
-            return Ok(Some(Caller {
-                name: key.name.clone(),
-                roles: key.roles.clone(),
-            }));
+            return Ok(Some(key.name.clone()));
         }
         let Some(jwt) = &self.jwt else {
             return Err(refuse("invalid API key"));
@@ -110,14 +97,7 @@ impl McpAuth {
             .as_ref()
             .map(|base| format!("{base}/mcp/{}", server.name));
         match jwt.validate(token, resource.as_deref()).await {
-            Ok(claims) => Ok(Some(Caller {
-                name: format!(
-                    "{}#{}",
-                    self.issuer.as_deref().unwrap_or(""),
-                    claims.subject
-                ),
-                roles: claims.roles,
-            })),
+            Ok(claims) => Ok(Some(jwt.principal(&claims))),
             Err(strata_policy::jwt::JwtError::Jwks(e)) => {
                 tracing::warn!(server = %server.name, error = %e, "the JWKS cannot be loaded");
                 Err(McpError::AuthUnavailable(

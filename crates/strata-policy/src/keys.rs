@@ -70,6 +70,23 @@ impl KeyIdentity {
         }
     }
 
+    /// A principal known by its roles only (an access token's holder): no models of its
+    /// own, no team, limits, budget, guardrails or tags.
+    #[must_use]
+    pub fn holder(name: String, roles: Vec<String>) -> Self {
+        Self {
+            name,
+            roles,
+            models: Vec::new(),
+            models_set: GlobSet::empty(),
+            team: None,
+            budget: None,
+            limits: None,
+            guardrails: Vec::new(),
+            metadata: BTreeMap::new(),
+        }
+    }
+
     /// Whether the key's own model globs admit `model`.
     #[must_use]
     pub fn allows_model(&self, model: &str) -> bool {

@@ -2,6 +2,7 @@
 //! a harness that runs the real `strata` binary, and an MCP conformance fixture server.
 
 pub mod conformance;
+pub mod jwt;
 pub mod mcp_fixture;
 pub mod mock_llm;
 pub mod npm;

@@ -272,18 +272,8 @@ impl Governance {
             match jwt.validate(token, None).await {
                 Ok(claims) => {
                     // A token's holder has its roles; limits and budgets belong to keys.
-                    let spec = strata_config::ApiKey {
-                        name: format!("{}#{}", jwt.issuer(), claims.subject),
-                        key: strata_core::Secret::new(String::new()),
-                        roles: claims.roles,
-                        budget: None,
-                        limits: None,
-                        models: Vec::new(),
-                        team: None,
-                        guardrails: Vec::new(),
-                        metadata: std::collections::BTreeMap::new(),
-                    };
-                    return Ok(Some(Arc::new(KeyIdentity::new(&spec))));
+                    let holder = KeyIdentity::holder(jwt.principal(&claims), claims.roles);
+                    return Ok(Some(Arc::new(holder)));
                 }
                 Err(e) => tracing::info!(error = %e, "access token refused"),
             }

@@ -5,6 +5,8 @@ use axum::http::Request;
 use serde_json::json;
 use strata_core::Secret;
 
+use strata_testkit::jwt::{OTHER_KEY, SIGNING_KEY};
+
 use crate::{gateway, json, send};
 
 fn yaml() -> String {
@@ -83,26 +85,11 @@ async fn without_keys_the_layer_is_open() {
     assert_eq!(status, 200);
 }
 
-/// An identity provider's Ed25519 signing key, and one it does not publish.
-const SIGNING_KEY: &str = "-----BEGIN PRIVATE KEY-----
-MC4CAQAwBQYDK2VwBCIEIEQVAtNJBYUorlmxpPulZjKdH3xi9uRpXpE0jiwXBQNU
------END PRIVATE KEY-----";
-const SIGNING_X: &str = "AlvC8tKVO1R_ZE_yn27H14Y97weA1d38osGWxFXWJ10";
-const OTHER_KEY: &str = "-----BEGIN PRIVATE KEY-----
-MC4CAQAwBQYDK2VwBCIEIPrVfPGG0nD4ii29/XYriM8ZDa2XSKvLS7/wgVY0NN3s
------END PRIVATE KEY-----";
-
 fn token(key: &str, aud: &str, roles: &[&str]) -> String {
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs();
-    let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::EdDSA);
-    header.kid = Some("idp-1".into());
+    let now = strata_testkit::jwt::now();
     let claims = json!({ "iss": "https://idp.test", "sub": "dave", "aud": aud,
         "exp": now + 300, "iat": now, "roles": roles });
-    let key = jsonwebtoken::EncodingKey::from_ed_pem(key.as_bytes()).unwrap();
-    jsonwebtoken::encode(&header, &claims, &key).unwrap()
+    strata_testkit::jwt::sign(key, &claims)
 }
 
 /// The ai layer shares the `auth` section: access tokens work as keys do, and their roles
@@ -111,12 +98,7 @@ fn token(key: &str, aud: &str, roles: &[&str]) -> String {
 async fn access_tokens_are_accepted_with_their_roles() {
     let dir = tempfile::tempdir().unwrap();
     let jwks = dir.path().join("jwks.json");
-    std::fs::write(
-        &jwks,
-        json!({ "keys": [{ "kty": "OKP", "crv": "Ed25519", "x": SIGNING_X, "kid": "idp-1" }] })
-            .to_string(),
-    )
-    .unwrap();
+    std::fs::write(&jwks, strata_testkit::jwt::jwks().to_string()).unwrap();
     let app = gateway(&format!(
         "auth:\n  jwt: {{ issuer: 'https://idp.test', audiences: [strata], jwks_file: '{}' }}\n  roles:\n    analyst: {{ models: ['m'] }}\n    intern: {{ models: ['cheap'] }}\nai:\n  providers:\n    - {{ name: mock, models: [m, cheap] }}\n",
         jwks.display()

@@ -20,10 +20,9 @@ pub(super) async fn open(
 ) -> Result<Response, McpError> {
     state.guard.check(&headers)?;
     let server = state.server(&server)?.clone();
-    let principal = principal.map(|axum::Extension(p)| p);
     let caller = state
         .auth
-        .authenticate(&server, &headers, principal.as_ref())
+        .authenticate(&server, &headers, principal)
         .await?;
     if !guard::accepts(&headers).1 {
         return Err(McpError::NotAcceptable(
@@ -34,7 +33,7 @@ pub(super) async fn open(
     let session = state
         .sessions
         .get(guard::session_id(&headers)?)
-        .filter(|s| s.owned_by(caller.as_ref().map(|c| c.name.as_str())))
+        .filter(|s| s.owned_by(caller.as_deref()))
         .ok_or(McpError::UnknownSession)?;
     let resume = headers
         .get("last-event-id")
@@ -62,16 +61,15 @@ pub(super) async fn delete(
 ) -> Result<Response, McpError> {
     state.guard.check(&headers)?;
     let server = state.server(&server)?.clone();
-    let principal = principal.map(|axum::Extension(p)| p);
     let caller = state
         .auth
-        .authenticate(&server, &headers, principal.as_ref())
+        .authenticate(&server, &headers, principal)
         .await?;
     let id = guard::session_id(&headers)?;
     let owned = state
         .sessions
         .get(id)
-        .is_some_and(|s| s.owned_by(caller.as_ref().map(|c| c.name.as_str())));
+        .is_some_and(|s| s.owned_by(caller.as_deref()));
     if owned && state.sessions.remove(id).await {
         Ok(StatusCode::OK.into_response())
     } else {

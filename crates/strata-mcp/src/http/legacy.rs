@@ -69,10 +69,7 @@ pub(super) async fn open(
     let (tx, rx) = mpsc::unbounded_channel();
     let id = uuid::Uuid::new_v4().simple().to_string();
     let duplex = Arc::new(Duplex::new(state.clone(), virtual_server, tx));
-    state
-        .legacy
-        .lock()
-        .insert(id.clone(), (caller.map(|c| c.name), duplex));
+    state.legacy.lock().insert(id.clone(), (caller, duplex));
     let endpoint = format!("event: endpoint\ndata: /mcp/{server}/message?sessionId={id}\n\n");
     let closer = Closer {
         connections: state.legacy.clone(),
@@ -105,7 +102,6 @@ pub(super) async fn message(
         .auth
         .authenticate(&virtual_server, &headers, None)
         .await?;
-    let caller = caller.map(|c| c.name);
     guard::require_json_body(&headers)?;
     let duplex = state
         .legacy

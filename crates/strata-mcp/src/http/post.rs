@@ -29,12 +29,10 @@ pub(super) async fn handle(
 ) -> Result<Response, McpError> {
     state.guard.check(&headers)?;
     let server = state.server(&server)?.clone();
-    let principal = principal.map(|axum::Extension(p)| p);
     let caller = state
         .auth
-        .authenticate(&server, &headers, principal.as_ref())
+        .authenticate(&server, &headers, principal)
         .await?;
-    let caller = caller.map(|c| c.name);
     let (json, sse) = guard::accepts(&headers);
     if !json && !sse {
         return Err(McpError::NotAcceptable(

@@ -6,6 +6,8 @@
 
 use serde_json::{Value, json};
 
+use strata_testkit::jwt::{OTHER_KEY, SIGNING_KEY};
+
 use crate::harness::Gateway;
 
 const CONFIG: &str = "
@@ -146,39 +148,18 @@ async fn a_session_belongs_to_the_principal_that_opened_it() {
     assert_eq!(r.status(), 200);
 }
 
-/// A test identity provider's signing key (Ed25519) and a key it does not publish.
-const SIGNING_KEY: &str = "-----BEGIN PRIVATE KEY-----
-MC4CAQAwBQYDK2VwBCIEIEQVAtNJBYUorlmxpPulZjKdH3xi9uRpXpE0jiwXBQNU
------END PRIVATE KEY-----";
-const SIGNING_X: &str = "AlvC8tKVO1R_ZE_yn27H14Y97weA1d38osGWxFXWJ10";
-const OTHER_KEY: &str = "-----BEGIN PRIVATE KEY-----
-MC4CAQAwBQYDK2VwBCIEIPrVfPGG0nD4ii29/XYriM8ZDa2XSKvLS7/wgVY0NN3s
------END PRIVATE KEY-----";
-
 fn token(key: &str, aud: &str, exp_offset: i64) -> String {
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs() as i64;
-    let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::EdDSA);
-    header.kid = Some("idp-1".into());
+    let now = strata_testkit::jwt::now();
     let claims = json!({ "iss": "https://idp.test", "sub": "carol", "aud": aud,
         "exp": now + exp_offset, "iat": now, "roles": ["analyst"] });
-    let key = jsonwebtoken::EncodingKey::from_ed_pem(key.as_bytes()).unwrap();
-    jsonwebtoken::encode(&header, &claims, &key).unwrap()
+    strata_testkit::jwt::sign(key, &claims)
 }
 
 #[tokio::test]
 async fn access_tokens_are_checked_for_signature_expiry_and_audience() {
     let dir = tempfile::tempdir().unwrap();
     let jwks = dir.path().join("jwks.json");
-    std::fs::write(
-        &jwks,
-        json!({ "keys": [{ "kty": "OKP", "crv": "Ed25519", "x": SIGNING_X, "kid": "idp-1",
-            "use": "sig", "alg": "EdDSA" }] })
-        .to_string(),
-    )
-    .unwrap();
+    std::fs::write(&jwks, strata_testkit::jwt::jwks().to_string()).unwrap();
     let config = format!(
         "
 auth:

@@ -178,6 +178,12 @@ impl JwtValidator {
         &self.inner.issuer
     }
 
+    /// The principal a token's claims name: `{iss}#{sub}`, the same in every layer.
+    #[must_use]
+    pub fn principal(&self, claims: &Claims) -> String {
+        format!("{}#{}", self.inner.issuer, claims.subject)
+    }
+
     /// Fetches a `jwks_url` now if it was not yet (to fail early at startup); nothing for a
     /// file.
     pub async fn prefetch(&self) -> Result<(), JwtError> {

@@ -51,8 +51,12 @@ auth:
     - { name: narrow, key: sk-narrow, models: ['mock-f*'], metadata: { env: test } }
     - { name: slow, key: sk-slow, limits: { rpm: 3 } }
     - { name: ops-1, key: sk-ops-1, team: ops }
+    - { name: duo-1, key: sk-duo-1, team: duo }
+    - { name: duo-2, key: sk-duo-2, team: duo }
+    - { name: tok, key: sk-tok, limits: { tpm: 100 } }
   teams:
     - { name: ops, budget: { usd: 0.001, period: daily } }
+    - { name: duo, limits: { rpm: 2 } }
 ai:
   providers:
     - { name: mock, models: [mock-1, mock-fast], pricing: { mock-1: { input: 10, output: 20 } } }
@@ -108,6 +112,41 @@ async fn keys_models_limits_budgets_and_the_ledger() {
     assert!((1..=60).contains(&wait), "{wait}");
     let body: Value = r.json().await.unwrap();
     assert_eq!(body["error"]["code"], "rate_limit_exceeded");
+    // A team's limit holds for its keys together.
+    assert_eq!(
+        chat(&stack, Some("sk-duo-1"), "mock-1", "x").await.status(),
+        200
+    );
+    assert_eq!(
+        chat(&stack, Some("sk-duo-2"), "mock-1", "x").await.status(),
+        200
+    );
+    let r = chat(&stack, Some("sk-duo-1"), "mock-1", "x").await;
+    assert_eq!(r.status(), 429);
+    let body: Value = r.json().await.unwrap();
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("team duo"),
+        "{body}"
+    );
+    // Tokens per minute: the first call holds the minute's 100 tokens (its estimate, 200
+    // output tokens, is more) and gives back what it did not use; the next one does not fit.
+    let big = json!({ "model": "mock-1", "max_tokens": 200,
+        "messages": [{ "role": "user", "content": "x" }] });
+    assert_eq!(
+        send(&stack, Some("sk-tok"), big.clone()).await.status(),
+        200
+    );
+    let r = send(&stack, Some("sk-tok"), big).await;
+    assert_eq!(r.status(), 429);
+    assert!(r.headers().contains_key("retry-after"));
+    let body: Value = r.json().await.unwrap();
+    assert!(
+        body["error"]["message"].as_str().unwrap().contains("token"),
+        "{body}"
+    );
     // A call whose estimate (256 output tokens when it sets no max_tokens) is more than the
     // team's whole budget ($0.001 a day) is refused before it is sent.
     let r = chat(&stack, Some("sk-ops-1"), "mock-1", "spend some money").await;
