@@ -526,3 +526,34 @@ fn uuid_like() -> String {
             .as_nanos()
     )
 }
+
+/// A route's guardrails apply to calls of the route, not to the provider's other calls.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn routes_carry_their_own_guardrails() {
+    let upstream = MockLlm::start().await;
+    let extra = format!(
+        "ai:\n  providers:\n    - {{ name: plain, kind: openai, api_base: '{}', models: [gpt-x] }}\n  routes:\n    - {{ name: safe, targets: [{{ provider: plain, model: gpt-x }}], guardrails: [pii_redaction] }}\n",
+        upstream.base_url
+    );
+    let stack = Stack::start(&extra, &["--layers", "ai"], &[]).await;
+    let last_sent = || {
+        upstream.received().last().unwrap().body["messages"][0]["content"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    assert_eq!(
+        chat(&stack, None, "gpt-x", "mail bo@example.com")
+            .await
+            .status(),
+        200
+    );
+    assert_eq!(last_sent(), "mail bo@example.com");
+    assert_eq!(
+        chat(&stack, None, "safe", "mail bo@example.com")
+            .await
+            .status(),
+        200
+    );
+    assert_eq!(last_sent(), "mail [EMAIL]");
+}
