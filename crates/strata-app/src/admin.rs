@@ -23,6 +23,7 @@ pub fn router(app: Arc<AppState>) -> Router {
         .route("/admin/api/keys", get(list_keys).post(create_key))
         .route("/admin/api/keys/{name}", delete(revoke_key))
         .route("/admin/api/spend", get(spend))
+        .route("/admin/api/audit", get(audit))
         .with_state(app)
 }
 
@@ -242,6 +243,23 @@ async fn spend(
             Ok(report) => axum::Json(report).into_response(),
             Err(e) => app_error(&e),
         },
+        Err(e) => app_error(&e),
+    }
+}
+
+/// Audit records, newest first, filtered by the query string (`principal`, `server`, `tool`,
+/// `action`, `outcome`, `layer`, `since`, `until`, `limit`, `before`).
+async fn audit(
+    State(app): State<Arc<AppState>>,
+    headers: HeaderMap,
+    axum::extract::Query(q): axum::extract::Query<std::collections::HashMap<String, String>>,
+) -> Response {
+    if let Some(refused) = admin_only(&app, &headers) {
+        return refused;
+    }
+    let options = crate::audit::AuditOptions::from_params(q);
+    match crate::audit::records(&app.store, &options).await {
+        Ok(page) => axum::Json(page).into_response(),
         Err(e) => app_error(&e),
     }
 }

@@ -2,6 +2,7 @@
 //! admin endpoints, reloads the config on change, and shuts down by draining.
 
 mod admin;
+mod audit;
 mod commands;
 mod dispatch;
 mod error;
@@ -14,6 +15,7 @@ mod runtime;
 mod serve;
 mod server;
 
+pub use audit::{AuditOptions, audit};
 pub use commands::{check, schema};
 pub use error::AppError;
 pub use keys::NewKey;

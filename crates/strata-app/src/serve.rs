@@ -115,8 +115,9 @@ async fn run(options: ServeOptions, config: Config, source: &str) -> Result<(), 
         None => strata_policy::limits::Limiter::local(),
     };
     let usage = BatchWriter::spawn(store.clone(), Default::default());
+    let audit = BatchWriter::spawn(store.clone(), Default::default());
     let mut governance = strata_ai::govern::Shared::new(
-        limiter,
+        limiter.clone(),
         stored_keys.clone(),
         Some(usage.clone()),
         Some(store.clone()),
@@ -126,7 +127,10 @@ async fn run(options: ServeOptions, config: Config, source: &str) -> Result<(), 
     }
     let deps = LayerDeps {
         ai: strata_ai::Deps::new(metrics.clone()).with_governance(governance),
-        mcp: strata_mcp::Deps::new().with_stored_keys(stored_keys.clone()),
+        mcp: strata_mcp::Deps::new()
+            .with_stored_keys(stored_keys.clone())
+            .with_audit(audit.clone())
+            .with_limiter(limiter),
         agent,
     };
     let runtime = Runtime::build(config, source, 1, &options.layers, &deps)?;
@@ -144,7 +148,7 @@ async fn run(options: ServeOptions, config: Config, source: &str) -> Result<(), 
 
     let app = Arc::new(AppState {
         current: ArcSwap::from_pointee(runtime),
-        audit: BatchWriter::spawn(store.clone(), Default::default()),
+        audit,
         store: store.clone(),
         metrics: metrics.clone(),
         shutdown: shutdown.clone(),
@@ -158,6 +162,9 @@ async fn run(options: ServeOptions, config: Config, source: &str) -> Result<(), 
         stored_keys: stored_keys.clone(),
     });
     crate::keys::spawn_refresh(store.clone(), stored_keys, shutdown.clone());
+    if let Some(retention) = app.current.load().config.storage.audit_retention {
+        crate::audit::spawn_retention(store.clone(), retention.0, shutdown.clone());
+    }
 
     let mut routers = vec![(
         admin_listener,

@@ -59,6 +59,7 @@ pub(crate) fn check(report: &mut Report<'_>, json: &Value) {
     for (i, _, entry) in named(json, TEAMS) {
         check_globs(report, entry, &list_path(TEAMS, i, "models"));
     }
+    check_roles(report, json);
     for list in [KEYS, TEAMS] {
         for (i, _, entry) in named(json, list) {
             if let Some(usd) = entry.pointer("/budget/usd").and_then(Value::as_f64)
@@ -68,6 +69,58 @@ pub(crate) fn check(report: &mut Report<'_>, json: &Value) {
                 path.push(key("usd"));
                 report.at(&path, "a budget must be zero or more US dollars");
             }
+        }
+    }
+}
+
+/// Roles' globs (models, tools, prompts, resources, their `deny` and `rules`) and the CEL
+/// conditions of their rules; the tool globs of virtual servers' rate limits.
+fn check_roles(report: &mut Report<'_>, json: &Value) {
+    const FIELDS: [&str; 4] = ["models", "tools", "prompts", "resources"];
+    let roles = json.pointer("/auth/roles").and_then(Value::as_object);
+    for (name, role) in roles.into_iter().flatten() {
+        let at = |rest: &[Seg]| {
+            let mut path = vec![key("auth"), key("roles"), key(name)];
+            path.extend_from_slice(rest);
+            path
+        };
+        for field in FIELDS {
+            check_globs(report, role, &at(&[key(field)]));
+        }
+        if let Some(deny) = role.get("deny") {
+            for field in &FIELDS[1..] {
+                check_globs(report, deny, &at(&[key("deny"), key(field)]));
+            }
+        }
+        let rules = role.get("rules").and_then(Value::as_array);
+        for (r, rule) in rules.into_iter().flatten().enumerate() {
+            let here = |field: &str| at(&[key("rules"), Seg::Index(r), key(field)]);
+            for field in &FIELDS[1..] {
+                check_globs(report, rule, &here(field));
+            }
+            if FIELDS[1..].iter().all(|f| {
+                rule.get(f)
+                    .and_then(Value::as_array)
+                    .is_none_or(Vec::is_empty)
+            }) {
+                report.at(
+                    &here("when"),
+                    "a rule names no `tools`, `prompts` or `resources`",
+                );
+            }
+            if let Some(when) = rule.get("when").and_then(Value::as_str)
+                && let Some(e) = crate::expression_error(when)
+            {
+                report.at(&here("when"), format!("not a valid CEL expression: {e}"));
+            }
+        }
+    }
+    for (i, _, server) in named(json, &["mcp", "servers"]) {
+        let limits = server.get("limits").and_then(Value::as_array);
+        for (l, limit) in limits.into_iter().flatten().enumerate() {
+            let mut path = list_path(&["mcp", "servers"], i, "limits");
+            path.extend([Seg::Index(l), key("tools")]);
+            check_globs(report, limit, &path);
         }
     }
 }

@@ -15,6 +15,28 @@ use strata_policy::{ApiKeys, StoredKeys};
 use crate::McpError;
 use crate::virtual_server::VirtualServer;
 
+/// An authenticated caller.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Caller {
+    /// A key's name, or `{iss}#{sub}` of a token.
+    pub name: String,
+    pub roles: Vec<String>,
+}
+
+impl Caller {
+    pub(crate) fn subject(&self) -> strata_policy::access::Subject<'_> {
+        strata_policy::access::Subject {
+            name: &self.name,
+            roles: &self.roles,
+        }
+    }
+}
+
+/// The caller's name, if any.
+pub(crate) fn name_of(caller: Option<&Caller>) -> Option<&str> {
+    caller.map(|c| c.name.as_str())
+}
+
 /// The credentials one config generation accepts.
 #[derive(Debug, Default)]
 pub(crate) struct McpAuth {
@@ -55,20 +77,45 @@ impl McpAuth {
         server.auth == ServerAuth::Required && (self.keys.enabled() || self.jwt.is_some())
     }
 
-    /// The caller's name (a key's name, or `{iss}#{sub}` of a token), `None` when the server
-    /// is open. Refusals are 401s pointing at the metadata.
+    /// The caller, `None` when the server is open. Refusals are 401s pointing at the
+    /// metadata; a token without the server's `scopes` is a 403 `insufficient_scope`. Every
+    /// refusal is audited.
     pub(crate) async fn authenticate(
         &self,
         server: &VirtualServer,
         headers: &HeaderMap,
         in_process: Option<axum::Extension<strata_core::Principal>>,
-    ) -> Result<Option<String>, McpError> {
+    ) -> Result<Option<Arc<Caller>>, McpError> {
+        let outcome = self.check(server, headers, in_process).await;
+        if let Err(e @ (McpError::Unauthorized { .. } | McpError::InsufficientScope { .. })) =
+            &outcome
+        {
+            let why = e.to_string();
+            let auditor = &server.policy.auditor;
+            auditor.refusal(&server.name, "auth", None, &why).await;
+        }
+        outcome
+    }
+
+    async fn check(
+        &self,
+        server: &VirtualServer,
+        headers: &HeaderMap,
+        in_process: Option<axum::Extension<strata_core::Principal>>,
+    ) -> Result<Option<Arc<Caller>>, McpError> {
         if !self.required(server) {
             return Ok(None);
         }
-        // An in-process caller (the agent layer) was authenticated by its own layer.
+        // An in-process caller (the agent layer) was authenticated by its own layer; a key
+        // of the principal's name lends it its roles.
         if let Some(axum::Extension(principal)) = in_process {
-            return Ok(Some(principal.name.unwrap_or_else(|| "agent".into())));
+            let name = principal.name.unwrap_or_else(|| "agent".into());
+            let roles = self
+                .keys
+                .by_name(&name)
+                .map(|k| k.roles.clone())
+                .unwrap_or_default();
+            return Ok(Some(Arc::new(Caller { name, roles })));
         }
         let refuse = |message: &str| McpError::Unauthorized {
             message: message.to_string(),
@@ -85,7 +132,10 @@ impl McpAuth {
             .filter(|t| !t.is_empty())
             .ok_or_else(|| refuse("send an API key or access token as `Authorization: Bearer`"))?;
         if let Some(key) = self.keys.verify(token) {
-            return Ok(Some(key.name.clone()));
+            return Ok(Some(Arc::new(Caller {
+                name: key.name.clone(),
+                roles: key.roles.clone(),
+            })));
         }
         let Some(jwt) = &self.jwt else {
             return Err(refuse("invalid API key"));
@@ -97,7 +147,23 @@ impl McpAuth {
             .as_ref()
             .map(|base| format!("{base}/mcp/{}", server.name));
         match jwt.validate(token, resource.as_deref()).await {
-            Ok(claims) => Ok(Some(jwt.principal(&claims))),
+            Ok(claims) => {
+                let missing: Vec<&String> = server
+                    .scopes
+                    .iter()
+                    .filter(|s| !claims.scopes.contains(s))
+                    .collect();
+                if !missing.is_empty() {
+                    return Err(McpError::InsufficientScope {
+                        scope: server.scopes.join(" "),
+                        metadata: metadata_url(self.public_url.as_deref(), headers, &server.name),
+                    });
+                }
+                Ok(Some(Arc::new(Caller {
+                    name: jwt.principal(&claims),
+                    roles: claims.roles,
+                })))
+            }
             Err(strata_policy::jwt::JwtError::Jwks(e)) => {
                 tracing::warn!(server = %server.name, error = %e, "the JWKS cannot be loaded");
                 Err(McpError::AuthUnavailable(
@@ -111,8 +177,9 @@ impl McpAuth {
         }
     }
 
-    /// RFC 9728 protected-resource metadata of `server`.
-    pub(crate) fn metadata(&self, headers: &HeaderMap, server: &str) -> Value {
+    /// RFC 9728 protected-resource metadata of `server`, with the scopes it requires.
+    pub(crate) fn metadata(&self, headers: &HeaderMap, virtual_server: &VirtualServer) -> Value {
+        let server = virtual_server.name.as_str();
         let resource = match &self.public_url {
             Some(base) => format!("{base}/mcp/{server}"),
             None => resource_uri(headers, server),
@@ -124,6 +191,9 @@ impl McpAuth {
         });
         if let Some(issuer) = &self.issuer {
             metadata["authorization_servers"] = json!([issuer]);
+        }
+        if !virtual_server.scopes.is_empty() {
+            metadata["scopes_supported"] = json!(virtual_server.scopes);
         }
         metadata
     }

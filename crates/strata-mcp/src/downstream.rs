@@ -10,9 +10,11 @@ use std::sync::Arc;
 use serde_json::Value;
 
 use crate::McpError;
+use crate::audit::{Ending, Operation};
+use crate::auth::Caller;
 use crate::http::McpState;
 use crate::http::guard::{LATEST_VERSION, SUPPORTED_VERSIONS};
-use crate::jsonrpc::{self, Message};
+use crate::jsonrpc::{self, Message, RpcError};
 use crate::session::Session;
 use crate::virtual_server::{self, VirtualServer};
 
@@ -20,8 +22,10 @@ use crate::virtual_server::{self, VirtualServer};
 pub(crate) async fn initialize(
     state: &McpState,
     server: Arc<VirtualServer>,
+    caller: Option<Arc<Caller>>,
     params: Value,
 ) -> Result<(Arc<Session>, Value), McpError> {
+    let started = std::time::Instant::now();
     let requested = params
         .get("protocolVersion")
         .and_then(Value::as_str)
@@ -33,14 +37,33 @@ pub(crate) async fn initialize(
     }
     .to_string();
     let session = Session::start(
-        server,
+        server.clone(),
+        caller.clone(),
         version.clone(),
         params,
         state.idle_timeout,
         &state.connect,
     )
-    .await
-    .map_err(|e| McpError::Upstream(e.to_string()))?;
+    .await;
+    let op = Operation {
+        server: &server,
+        caller: caller.as_deref(),
+        session: session.as_ref().ok().map(|s| s.id.as_str()),
+        method: "initialize",
+        params: None,
+        upstream: None,
+        started,
+    };
+    let outcome = session
+        .as_ref()
+        .map(|_| Value::Null)
+        .map_err(|e| RpcError::internal(e.to_string()));
+    server
+        .policy
+        .auditor
+        .operation(&op, Ending::Answered(&outcome))
+        .await;
+    let session = session.map_err(|e| McpError::Upstream(e.to_string()))?;
     state.sessions.insert(session.clone());
     tracing::debug!(session = %session.id, server = %session.server.name, %version, "session started");
     let result = virtual_server::initialize_result(&session);
@@ -60,7 +83,9 @@ pub(crate) fn request_work(
     let stream = session.streams.open();
     let worker = session.clone();
     let work = Box::pin(async move {
-        let outcome = virtual_server::handle(&worker, stream, &id, &method, params).await;
+        let caller = worker.caller.clone();
+        let outcome =
+            virtual_server::handle(&worker, caller.as_deref(), stream, &id, &method, params).await;
         let response = jsonrpc::response(id, outcome);
         worker.streams.finish(stream, response.to_string().into());
     });

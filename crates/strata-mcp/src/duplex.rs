@@ -8,6 +8,7 @@ use std::sync::Arc;
 use serde_json::Value;
 use tokio::sync::{Mutex, mpsc};
 
+use crate::auth::Caller;
 use crate::downstream;
 use crate::http::McpState;
 use crate::jsonrpc::{self, Message, RpcError, code};
@@ -20,6 +21,8 @@ use crate::virtual_server::VirtualServer;
 pub(crate) struct Duplex {
     state: Arc<McpState>,
     server: Arc<VirtualServer>,
+    /// Who opened the connection (none on an open server and for the stdio bridge).
+    caller: Option<Arc<Caller>>,
     out: mpsc::UnboundedSender<Arc<str>>,
     session: Mutex<Option<Arc<Session>>>,
 }
@@ -29,11 +32,13 @@ impl Duplex {
     pub(crate) fn new(
         state: Arc<McpState>,
         server: Arc<VirtualServer>,
+        caller: Option<Arc<Caller>>,
         out: mpsc::UnboundedSender<Arc<str>>,
     ) -> Self {
         Self {
             state,
             server,
+            caller,
             out,
             session: Mutex::new(None),
         }
@@ -50,6 +55,7 @@ impl Duplex {
                 let started = downstream::initialize(
                     &self.state,
                     self.server.clone(),
+                    self.caller.clone(),
                     params.unwrap_or_default(),
                 )
                 .await;

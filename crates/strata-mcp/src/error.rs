@@ -37,6 +37,13 @@ pub enum McpError {
         /// URL of the protected-resource metadata (RFC 9728).
         metadata: String,
     },
+    /// A valid token without the scopes the server requires (RFC 6750 §3.1).
+    #[error("Forbidden: insufficient_scope: the token needs the scopes `{scope}`")]
+    InsufficientScope {
+        scope: String,
+        /// URL of the protected-resource metadata (RFC 9728).
+        metadata: String,
+    },
     #[error("Bad Request: Unsupported protocol version: {0}")]
     UnsupportedVersion(String),
     #[error("Conflict: another connection is already reading this stream")]
@@ -53,7 +60,7 @@ impl McpError {
             McpError::UnknownServer(_) | McpError::UnknownSession => StatusCode::NOT_FOUND,
             McpError::Unauthorized { .. } => StatusCode::UNAUTHORIZED,
             McpError::AuthUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
-            McpError::Forbidden(_) => StatusCode::FORBIDDEN,
+            McpError::Forbidden(_) | McpError::InsufficientScope { .. } => StatusCode::FORBIDDEN,
             McpError::NotAcceptable(_) => StatusCode::NOT_ACCEPTABLE,
             McpError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             McpError::Parse(_)
@@ -77,6 +84,7 @@ impl McpError {
                 code::INTERNAL_ERROR
             }
             McpError::Forbidden(_)
+            | McpError::InsufficientScope { .. }
             | McpError::Unauthorized { .. }
             | McpError::NotAcceptable(_)
             | McpError::UnsupportedMediaType
@@ -95,10 +103,17 @@ impl IntoResponse for McpError {
             "error": { "code": self.code(), "message": self.to_string() }
         });
         let mut response = (self.status(), Json(body)).into_response();
-        if let McpError::Unauthorized { metadata, .. } = &self
-            && let Ok(value) = axum::http::HeaderValue::from_str(&format!(
-                "Bearer resource_metadata=\"{metadata}\""
-            ))
+        let challenge = match &self {
+            McpError::Unauthorized { metadata, .. } => {
+                Some(format!("Bearer resource_metadata=\"{metadata}\""))
+            }
+            McpError::InsufficientScope { scope, metadata } => Some(format!(
+                "Bearer error=\"insufficient_scope\", scope=\"{scope}\", resource_metadata=\"{metadata}\""
+            )),
+            _ => None,
+        };
+        if let Some(challenge) = challenge
+            && let Ok(value) = axum::http::HeaderValue::from_str(&challenge)
         {
             response
                 .headers_mut()

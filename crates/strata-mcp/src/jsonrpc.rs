@@ -20,6 +20,8 @@ pub mod code {
     pub const REQUEST_CANCELLED: i64 = -32800;
     /// The session ended (the upstream went away and could not be restarted).
     pub const CONNECTION_CLOSED: i64 = -32000;
+    /// The gateway: a per-principal tool rate limit was reached (`data.retryAfterMs`).
+    pub const RATE_LIMITED: i64 = -32029;
 }
 
 /// A JSON-RPC error object.

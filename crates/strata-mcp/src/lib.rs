@@ -6,6 +6,7 @@
 //! as JSON: the gateway reads the method, ids, names and URIs it routes by, and passes every
 //! other field through untouched.
 
+mod audit;
 mod auth;
 mod downstream;
 mod duplex;
@@ -44,6 +45,10 @@ pub struct Deps {
     legacy: http::LegacyConnections,
     bridges: stateless::Bridges,
     reaper: Arc<AtomicBool>,
+    /// Tool rate limits (in process, or shared through Redis).
+    limiter: strata_policy::limits::Limiter,
+    /// The audit log's writer; none when the layer runs without a store.
+    audit: Option<strata_store::BatchWriter<strata_store::AuditRecord>>,
 }
 
 impl Default for Deps {
@@ -68,7 +73,26 @@ impl Deps {
             legacy: http::LegacyConnections::default(),
             bridges: stateless::Bridges::default(),
             reaper: Arc::default(),
+            limiter: strata_policy::limits::Limiter::local(),
+            audit: None,
         }
+    }
+
+    /// The same, writing the audit log with `writer`.
+    #[must_use]
+    pub fn with_audit(
+        mut self,
+        writer: strata_store::BatchWriter<strata_store::AuditRecord>,
+    ) -> Self {
+        self.audit = Some(writer);
+        self
+    }
+
+    /// The same, counting tool rate limits with `limiter` (shared through Redis when it is).
+    #[must_use]
+    pub fn with_limiter(mut self, limiter: strata_policy::limits::Limiter) -> Self {
+        self.limiter = limiter;
+        self
     }
 
     /// The same, accepting the keys created at run time too.
@@ -130,7 +154,7 @@ where
             }
         }
     });
-    let duplex = duplex::Duplex::new(state.clone(), virtual_server, tx.clone());
+    let duplex = duplex::Duplex::new(state.clone(), virtual_server, None, tx.clone());
     let mut lines = tokio_util::codec::FramedRead::new(
         stdin,
         tokio_util::codec::LinesCodec::new_with_max_length(64 << 20),
@@ -165,13 +189,23 @@ where
 
 fn state(config: &Config, deps: &Deps) -> Result<http::McpState, McpError> {
     let mcp = &config.mcp;
+    let policy = Arc::new(virtual_server::policy::Policy {
+        access: strata_policy::access::Access::new(&config.auth)
+            .map_err(|e| McpError::Build(BuildError::Access(e.to_string())))?,
+        limiter: deps.limiter.clone(),
+        auditor: audit::Auditor::new(deps.audit.clone()),
+    });
     let servers = mcp
         .servers
         .iter()
         .map(|s| {
             Ok((
                 s.name.clone(),
-                Arc::new(virtual_server::VirtualServer::build(s, mcp)?),
+                Arc::new(virtual_server::VirtualServer::build(
+                    s,
+                    mcp,
+                    policy.clone(),
+                )?),
             ))
         })
         .collect::<Result<HashMap<_, _>, BuildError>>()?;

@@ -2,6 +2,7 @@
 //! OAuth resource-server metadata), roles and permissions, rate limits and budgets
 //! (`limits`, in process or shared through Redis), and guardrails (`guard`).
 
+pub mod access;
 pub mod guard;
 pub mod jwt;
 mod keys;

@@ -15,7 +15,9 @@ pub enum Outcome {
 }
 
 impl Outcome {
-    fn as_str(self) -> &'static str {
+    /// The stored name.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
         match self {
             Outcome::Ok => "ok",
             Outcome::Denied => "denied",
@@ -23,7 +25,8 @@ impl Outcome {
         }
     }
 
-    fn parse(text: &str) -> Result<Self, StoreError> {
+    /// The outcome a stored name stands for.
+    pub fn parse(text: &str) -> Result<Self, StoreError> {
         match text {
             "ok" => Ok(Outcome::Ok),
             "denied" => Ok(Outcome::Denied),
@@ -41,6 +44,8 @@ pub struct AuditRecord {
     pub layer: String,
     pub action: String,
     pub principal: Option<String>,
+    /// The virtual server (mcp layer records).
+    pub server: Option<String>,
     pub target: Option<String>,
     pub outcome: Outcome,
     pub error: Option<String>,
@@ -59,6 +64,7 @@ impl AuditRecord {
             layer: layer.into(),
             action: action.into(),
             principal: None,
+            server: None,
             target: None,
             outcome,
             error: None,
@@ -70,8 +76,8 @@ impl AuditRecord {
 }
 
 const INSERT: &str = "INSERT INTO audit_log \
-    (id, ts_ms, layer, action, principal, target, outcome, error, latency_ms, trace_id, detail) \
-    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)";
+    (id, ts_ms, layer, action, principal, server, target, outcome, error, latency_ms, trace_id, \
+    detail) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)";
 
 impl BatchRecord for AuditRecord {
     const KIND: &'static str = "audit_log";
@@ -84,6 +90,7 @@ impl BatchRecord for AuditRecord {
                 .bind(&r.layer)
                 .bind(&r.action)
                 .bind(r.principal.as_deref())
+                .bind(r.server.as_deref())
                 .bind(r.target.as_deref())
                 .bind(r.outcome.as_str())
                 .bind(r.error.as_deref())
@@ -97,31 +104,60 @@ impl BatchRecord for AuditRecord {
     }
 }
 
-/// Filters for reading the audit log, newest first.
+/// Filters for reading the audit log, newest first. Every filter is an exact match.
 #[derive(Debug, Clone, Default)]
 pub struct AuditQuery {
+    pub layer: Option<String>,
     pub action: Option<String>,
     pub principal: Option<String>,
+    pub server: Option<String>,
+    /// The tool, prompt, resource, model or workflow.
+    pub target: Option<String>,
+    pub outcome: Option<Outcome>,
+    /// From this time on (inclusive).
     pub since_ms: Option<i64>,
+    /// Before this time (exclusive).
+    pub until_ms: Option<i64>,
+    /// At most this many (100 when zero).
     pub limit: i64,
+    /// Records older than the one with this id (the `id` of the last record of a page).
+    pub before_id: Option<String>,
 }
 
 impl Store {
     /// Reads audit records matching `q`, newest first.
     pub async fn audit_records(&self, q: &AuditQuery) -> Result<Vec<AuditRecord>, StoreError> {
         let rows = sqlx::query(
-            "SELECT id, ts_ms, layer, action, principal, target, outcome, error, latency_ms, \
-             trace_id, detail FROM audit_log \
-             WHERE ($1 IS NULL OR action = $1) AND ($2 IS NULL OR principal = $2) \
-             AND ts_ms >= $3 ORDER BY ts_ms DESC, id DESC LIMIT $4",
+            "SELECT id, ts_ms, layer, action, principal, server, target, outcome, error, \
+             latency_ms, trace_id, detail FROM audit_log \
+             WHERE ($1 IS NULL OR layer = $1) AND ($2 IS NULL OR action = $2) \
+             AND ($3 IS NULL OR principal = $3) AND ($4 IS NULL OR server = $4) \
+             AND ($5 IS NULL OR target = $5) AND ($6 IS NULL OR outcome = $6) \
+             AND ts_ms >= $7 AND ts_ms < $8 AND ($9 IS NULL OR id < $9) \
+             ORDER BY ts_ms DESC, id DESC LIMIT $10",
         )
+        .bind(q.layer.as_deref())
         .bind(q.action.as_deref())
         .bind(q.principal.as_deref())
+        .bind(q.server.as_deref())
+        .bind(q.target.as_deref())
+        .bind(q.outcome.map(Outcome::as_str))
         .bind(q.since_ms.unwrap_or(0))
+        .bind(q.until_ms.unwrap_or(i64::MAX))
+        .bind(q.before_id.as_deref())
         .bind(if q.limit > 0 { q.limit } else { 100 })
         .fetch_all(self.pool())
         .await?;
         rows.iter().map(row_to_record).collect()
+    }
+
+    /// Deletes the audit records older than `before_ms`; returns how many.
+    pub async fn delete_audit_before(&self, before_ms: i64) -> Result<u64, StoreError> {
+        let done = sqlx::query("DELETE FROM audit_log WHERE ts_ms < $1")
+            .bind(before_ms)
+            .execute(self.pool())
+            .await?;
+        Ok(done.rows_affected())
     }
 
     /// How many audit records there are.
@@ -141,6 +177,7 @@ fn row_to_record(row: &sqlx::any::AnyRow) -> Result<AuditRecord, StoreError> {
         layer: row.try_get("layer")?,
         action: row.try_get("action")?,
         principal: row.try_get("principal")?,
+        server: row.try_get("server")?,
         target: row.try_get("target")?,
         outcome: Outcome::parse(&row.try_get::<String, _>("outcome")?)?,
         error: row.try_get("error")?,

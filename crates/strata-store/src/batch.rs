@@ -46,6 +46,8 @@ impl Default for BatchWriterOptions {
 
 enum Msg<R> {
     Record(R),
+    /// A record whose writer waits for its commit: written at once with whatever is queued.
+    Durable(R, oneshot::Sender<()>),
     Flush(oneshot::Sender<()>),
 }
 
@@ -85,6 +87,17 @@ impl<R: BatchRecord> BatchWriter<R> {
             .map_err(|_| StoreError::WriterClosed)
     }
 
+    /// Queues a record and resolves once it is committed (group commit: it is written at
+    /// once, together with whatever else is queued, without lingering).
+    pub async fn write_durable(&self, record: R) -> Result<(), StoreError> {
+        let (done, wait) = oneshot::channel();
+        self.tx
+            .send(Msg::Durable(record, done))
+            .await
+            .map_err(|_| StoreError::WriterClosed)?;
+        wait.await.map_err(|_| StoreError::WriterClosed)
+    }
+
     /// Resolves once every record queued before this call is committed.
     pub async fn flush(&self) -> Result<(), StoreError> {
         let (done, wait) = oneshot::channel();
@@ -113,6 +126,10 @@ async fn run<R: BatchRecord>(
             for msg in inbox.drain(..) {
                 match msg {
                     Msg::Record(r) => batch.push(r),
+                    Msg::Durable(r, done) => {
+                        batch.push(r);
+                        waiting.push(done);
+                    }
                     Msg::Flush(done) => waiting.push(done),
                 }
             }

@@ -78,6 +78,45 @@ enum Command {
         #[arg(long)]
         team: Option<String>,
     },
+    /// The audit log, newest first: every MCP operation and refusal, key and config change.
+    Audit {
+        /// Config file (its `storage`); the embedded defaults when absent.
+        #[arg(long, short, env = "STRATA_CONFIG")]
+        config: Option<PathBuf>,
+        /// Only this principal (a key's name, or `{issuer}#{subject}` of a token).
+        #[arg(long)]
+        principal: Option<String>,
+        /// Only this virtual MCP server.
+        #[arg(long)]
+        server: Option<String>,
+        /// Only this tool, prompt or resource (or model, workflow…).
+        #[arg(long)]
+        tool: Option<String>,
+        /// Only this operation, e.g. tools/call, auth, key.create.
+        #[arg(long)]
+        action: Option<String>,
+        /// Only this outcome: ok, denied or error.
+        #[arg(long)]
+        outcome: Option<String>,
+        /// Only this layer: ai, mcp, agent, admin.
+        #[arg(long)]
+        layer: Option<String>,
+        /// Start: a date (2026-11-01), RFC 3339 time, milliseconds, or an age (30d, 12h).
+        #[arg(long)]
+        since: Option<String>,
+        /// End (default now), in the same forms.
+        #[arg(long)]
+        until: Option<String>,
+        /// At most this many records.
+        #[arg(long, default_value_t = 100)]
+        limit: i64,
+        /// Records older than the one with this id (the last id of the previous page).
+        #[arg(long)]
+        before: Option<String>,
+        /// table or jsonl.
+        #[arg(long, default_value = "table")]
+        format: String,
+    },
     /// Serve one virtual MCP server on stdin/stdout, for clients that only speak stdio.
     McpStdio {
         /// Config file; the embedded defaults when absent.
@@ -297,6 +336,39 @@ impl Cli {
                     Ok(())
                 },
                 "strata spend",
+            ),
+            Command::Audit {
+                config,
+                principal,
+                server,
+                tool,
+                action,
+                outcome,
+                layer,
+                since,
+                until,
+                limit,
+                before,
+                format,
+            } => run_async(
+                async {
+                    let options = strata_app::AuditOptions {
+                        layer,
+                        principal,
+                        server,
+                        target: tool,
+                        action,
+                        outcome,
+                        since,
+                        until,
+                        limit: Some(limit),
+                        before,
+                        format: Some(format),
+                    };
+                    print!("{}", strata_app::audit(config.as_deref(), options).await?);
+                    Ok(())
+                },
+                "strata audit",
             ),
             Command::McpStdio { config, server } => {
                 let options = strata_app::McpStdioOptions {

@@ -125,7 +125,13 @@ fn default_roles_claim() -> String {
     "roles".into()
 }
 
-/// What a role may use. Each list holds globs.
+/// What a role may use. Each list holds globs; MCP names are `{server}/{name}` with the
+/// virtual server's name and the name clients see (`dev/search`, `dev/*`), resources
+/// `{server}/{uri}` (`docs/file:///handbook/*`).
+///
+/// The mcp layer enforces `tools`, `prompts`, `resources`, `deny` and `rules` as soon as
+/// any role grants something of MCP: from then on a principal of a server that requires
+/// authentication sees and uses only what its roles grant.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct Role {
@@ -133,6 +139,74 @@ pub struct Role {
     pub models: Vec<String>,
     /// Tools, as `server/tool`.
     pub tools: Vec<String>,
+    /// Prompts, as `server/prompt`.
+    pub prompts: Vec<String>,
+    /// Resources, as `server/uri`.
+    pub resources: Vec<String>,
     /// Workflows.
     pub workflows: Vec<String>,
+    /// What the role's holders may never use, whatever another role grants: deny wins.
+    pub deny: McpGrants,
+    /// Grants or denials that hold only when a CEL condition over the call is true.
+    pub rules: Vec<AccessRule>,
+}
+
+/// Tool, prompt and resource globs.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, default)]
+pub struct McpGrants {
+    pub tools: Vec<String>,
+    pub prompts: Vec<String>,
+    pub resources: Vec<String>,
+}
+
+impl McpGrants {
+    /// Whether nothing is listed.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.tools.is_empty() && self.prompts.is_empty() && self.resources.is_empty()
+    }
+}
+
+/// A conditional grant or denial. `when` is CEL over `principal` (`name`, `roles`),
+/// `server`, `name` (the tool, prompt or resource URI) and `args` (the call's arguments;
+/// an empty map for lists).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AccessRule {
+    /// Tools (`server/tool` globs) the rule is about.
+    #[serde(default)]
+    pub tools: Vec<String>,
+    /// Prompts the rule is about.
+    #[serde(default)]
+    pub prompts: Vec<String>,
+    /// Resources the rule is about.
+    #[serde(default)]
+    pub resources: Vec<String>,
+    /// The condition, e.g. `args.path.startsWith('/tmp/')`.
+    pub when: String,
+    /// `allow` (default) or `deny`.
+    #[serde(default)]
+    pub effect: Effect,
+}
+
+/// What a rule does when its condition holds.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Effect {
+    #[default]
+    Allow,
+    Deny,
+}
+
+impl Role {
+    /// Whether the role says anything about MCP tools, prompts or resources.
+    #[must_use]
+    pub fn governs_mcp(&self) -> bool {
+        !self.tools.is_empty()
+            || !self.prompts.is_empty()
+            || !self.resources.is_empty()
+            || !self.deny.is_empty()
+            || !self.rules.is_empty()
+    }
 }

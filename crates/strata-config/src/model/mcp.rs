@@ -68,6 +68,22 @@ pub struct Upstream {
     /// How long one request to this upstream may take before it is cancelled.
     #[serde(default = "default_request_timeout")]
     pub timeout: Duration,
+    /// Tell a URL upstream who is calling, in headers named here (the caller's own token is
+    /// never forwarded).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub forward_identity: Option<ForwardIdentity>,
+}
+
+/// Headers that carry the caller's identity to an upstream.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ForwardIdentity {
+    /// Header for the principal's name (e.g. `X-Strata-Principal`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub principal: Option<String>,
+    /// Header for the principal's roles, comma-separated.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub roles: Option<String>,
 }
 
 fn default_request_timeout() -> Duration {
@@ -137,6 +153,50 @@ pub struct VirtualServer {
     /// (default) or `off`.
     #[serde(default)]
     pub auth: ServerAuth,
+    /// OAuth scopes an access token must carry to use this server (403
+    /// `insufficient_scope` otherwise); API keys are not scoped.
+    #[serde(default)]
+    pub scopes: Vec<String>,
+    /// Per-principal rate limits of tools.
+    #[serde(default)]
+    pub limits: Vec<ToolLimit>,
+    /// What the audit log keeps of this server's calls.
+    #[serde(default)]
+    pub audit: ServerAudit,
+}
+
+/// A rate limit that every principal has on its own for each tool matched by `tools`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ToolLimit {
+    /// Tool names as clients see them (globs).
+    pub tools: Vec<String>,
+    /// Calls per minute per principal and tool.
+    pub rpm: u64,
+}
+
+/// The audit settings of a virtual server.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServerAudit {
+    /// How a call's arguments are kept.
+    pub arguments: ArgumentsAudit,
+}
+
+/// How arguments are written to the audit log.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum ArgumentsAudit {
+    /// As sent.
+    Full,
+    /// With personal data and secrets replaced by typed placeholders (the `pii_redaction`
+    /// guardrail's detectors).
+    #[default]
+    Redacted,
+    /// The SHA-256 of the canonical JSON only.
+    Hash,
+    /// Not at all.
+    None,
 }
 
 /// Authentication of a virtual server's clients.

@@ -20,11 +20,13 @@ pub use ai::{
     ModelPrice, Objective, PiiEntity, Priority, PriorityLevel, Provider, ProviderKind, Retry,
     Route, RouteTarget, Strategy, Timeouts, TokenPrice,
 };
-pub use auth::{ApiKey, Auth, Budget, BudgetPeriod, Jwt, KeyLimits, Role, Team};
+pub use auth::{
+    AccessRule, ApiKey, Auth, Budget, BudgetPeriod, Effect, Jwt, KeyLimits, McpGrants, Role, Team,
+};
 pub use duration::Duration;
 pub use mcp::{
-    Builtin, McpConfig, PrefixMode, ServerAuth, StdioUpstream, ToolFilter, ToolOverride, Upstream,
-    UrlTransport, VirtualServer,
+    ArgumentsAudit, Builtin, ForwardIdentity, McpConfig, PrefixMode, ServerAudit, ServerAuth,
+    StdioUpstream, ToolFilter, ToolLimit, ToolOverride, Upstream, UrlTransport, VirtualServer,
 };
 pub use workflow::{
     AgentCall, Branch, CatchRule, ChoiceRule, ERROR_CLASSES, Fail, Handoff, Human, LlmCall,
@@ -142,6 +144,9 @@ pub struct Storage {
     pub redis: Option<Secret>,
     /// Most connections the pool opens.
     pub max_connections: u32,
+    /// Audit records older than this are deleted (checked hourly); unset: kept forever.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub audit_retention: Option<Duration>,
 }
 
 impl Default for Storage {
@@ -150,6 +155,7 @@ impl Default for Storage {
             url: Secret::new("sqlite://strata.db"),
             redis: None,
             max_connections: 10,
+            audit_retention: None,
         }
     }
 }

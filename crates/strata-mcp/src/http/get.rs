@@ -30,11 +30,7 @@ pub(super) async fn open(
         ));
     }
     guard::check_version(&headers)?;
-    let session = state
-        .sessions
-        .get(guard::session_id(&headers)?)
-        .filter(|s| s.owned_by(caller.as_deref()))
-        .ok_or(McpError::UnknownSession)?;
+    let session = super::find_session(&state, &server, &headers, caller.as_deref()).await?;
     let resume = headers
         .get("last-event-id")
         .and_then(|v| v.to_str().ok())
@@ -65,12 +61,8 @@ pub(super) async fn delete(
         .auth
         .authenticate(&server, &headers, principal)
         .await?;
-    let id = guard::session_id(&headers)?;
-    let owned = state
-        .sessions
-        .get(id)
-        .is_some_and(|s| s.owned_by(caller.as_deref()));
-    if owned && state.sessions.remove(id).await {
+    let session = super::find_session(&state, &server, &headers, caller.as_deref()).await?;
+    if state.sessions.remove(&session.id).await {
         Ok(StatusCode::OK.into_response())
     } else {
         Err(McpError::UnknownSession)

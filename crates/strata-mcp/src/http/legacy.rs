@@ -25,7 +25,7 @@ pub(crate) struct LegacyConnections {
 }
 
 /// A legacy connection's session and the principal that opened it.
-type Owned = (Option<String>, Arc<Duplex>);
+type Owned = (Option<Arc<crate::auth::Caller>>, Arc<Duplex>);
 
 impl LegacyConnections {
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Owned>> {
@@ -68,7 +68,12 @@ pub(super) async fn open(
         .await?;
     let (tx, rx) = mpsc::unbounded_channel();
     let id = uuid::Uuid::new_v4().simple().to_string();
-    let duplex = Arc::new(Duplex::new(state.clone(), virtual_server, tx));
+    let duplex = Arc::new(Duplex::new(
+        state.clone(),
+        virtual_server,
+        caller.clone(),
+        tx,
+    ));
     state.legacy.lock().insert(id.clone(), (caller, duplex));
     let endpoint = format!("event: endpoint\ndata: /mcp/{server}/message?sessionId={id}\n\n");
     let closer = Closer {
@@ -107,7 +112,9 @@ pub(super) async fn message(
         .legacy
         .lock()
         .get(&query.session_id)
-        .filter(|(owner, _)| *owner == caller)
+        .filter(|(owner, _)| {
+            crate::auth::name_of(owner.as_deref()) == crate::auth::name_of(caller.as_deref())
+        })
         .map(|(_, duplex)| duplex.clone())
         .ok_or(McpError::UnknownSession)?;
     let value: Value = serde_json::from_slice(&body).map_err(|e| McpError::Parse(e.to_string()))?;

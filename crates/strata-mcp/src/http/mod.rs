@@ -45,14 +45,45 @@ impl McpState {
 
 pub(crate) use legacy::LegacyConnections;
 
+/// The session a request names, if `caller` opened it on `server`. Another principal
+/// presenting its id finds nothing, exactly as for an unknown id; the attempt is audited.
+async fn find_session(
+    state: &McpState,
+    server: &VirtualServer,
+    headers: &axum::http::HeaderMap,
+    caller: Option<&crate::auth::Caller>,
+) -> Result<Arc<crate::session::Session>, crate::McpError> {
+    let session = state
+        .sessions
+        .get(guard::session_id(headers)?)
+        .filter(|s| s.server.name == server.name)
+        .ok_or(crate::McpError::UnknownSession)?;
+    if session.owned_by(caller) {
+        return Ok(session);
+    }
+    let who = crate::auth::name_of(caller);
+    tracing::warn!(server = %server.name, principal = ?who, "a session id presented by another principal");
+    server
+        .policy
+        .auditor
+        .refusal(
+            &server.name,
+            "session.foreign",
+            who,
+            "the session belongs to another principal",
+        )
+        .await;
+    Err(crate::McpError::UnknownSession)
+}
+
 /// RFC 9728 protected-resource metadata of a virtual server.
 async fn protected_resource(
     axum::extract::State(state): axum::extract::State<Arc<McpState>>,
     axum::extract::Path(server): axum::extract::Path<String>,
     headers: axum::http::HeaderMap,
 ) -> Result<axum::Json<serde_json::Value>, crate::McpError> {
-    state.server(&server)?;
-    Ok(axum::Json(state.auth.metadata(&headers, &server)))
+    let server = state.server(&server)?;
+    Ok(axum::Json(state.auth.metadata(&headers, server)))
 }
 
 pub(crate) fn router(state: McpState) -> Router {

@@ -47,7 +47,7 @@ pub(super) async fn handle(
         ));
     }
     if headers.get(SESSION_HEADER).is_none() && stateless::applies(&headers, &value) {
-        return Ok(stateless::handle(&state, &server, &headers, value).await);
+        return Ok(stateless::handle(&state, &server, caller.as_deref(), &headers, value).await);
     }
     let message = Message::parse(value).map_err(McpError::InvalidRequest)?;
     if let Message::Request { id, method, params } = &message
@@ -63,13 +63,7 @@ pub(super) async fn handle(
         .await;
     }
     guard::check_version(&headers)?;
-    let session = state
-        .sessions
-        .get(guard::session_id(&headers)?)
-        .filter(|s| Arc::ptr_eq(&s.server, &server) || s.server.name == server.name)
-        // Another principal presenting this session's id finds nothing.
-        .filter(|s| s.owned_by(caller.as_deref()))
-        .ok_or(McpError::UnknownSession)?;
+    let session = super::find_session(&state, &server, &headers, caller.as_deref()).await?;
     match message {
         Message::Request { id, method, params } => {
             Ok(request(session, id, method, params, json, sse).await)
@@ -86,10 +80,9 @@ async fn initialize(
     server: Arc<virtual_server::VirtualServer>,
     id: Value,
     params: Value,
-    caller: Option<String>,
+    caller: Option<Arc<crate::auth::Caller>>,
 ) -> Result<Response, McpError> {
-    let (session, result) = downstream::initialize(state, server, params).await?;
-    session.bind(caller);
+    let (session, result) = downstream::initialize(state, server, caller, params).await?;
     let mut response = axum::Json(jsonrpc::response(id, Ok(result))).into_response();
     if let Ok(value) = HeaderValue::from_str(&session.id) {
         response.headers_mut().insert(SESSION_HEADER, value);

@@ -14,6 +14,7 @@ use serde_json::Value;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
+use crate::auth::Caller;
 use crate::jsonrpc::{self, RpcError, code};
 use crate::upstream::{ConnectContext, ConnectError, Connection, Inbound, Sink};
 use crate::virtual_server::VirtualServer;
@@ -86,7 +87,7 @@ pub(crate) struct Session {
     inbound: mpsc::UnboundedSender<Inbound>,
     context: ConnectContext,
     /// The principal that opened the session (none on an open server).
-    owner: std::sync::OnceLock<Option<String>>,
+    pub caller: Option<Arc<Caller>>,
 }
 
 /// Why a session could not start.
@@ -107,6 +108,7 @@ impl Session {
     /// upstream that cannot be reached is left out (and logged); none at all is an error.
     pub(crate) async fn start(
         server: Arc<VirtualServer>,
+        caller: Option<Arc<Caller>>,
         protocol_version: String,
         init_params: Value,
         idle_timeout: Duration,
@@ -125,7 +127,8 @@ impl Session {
             };
             let params = upstream_init_params(&init_params);
             let context = &context;
-            async move { Connection::connect(config, &params, sink, context).await }
+            let config = with_identity(config, caller.as_deref());
+            async move { Connection::connect(&config, &params, sink, context).await }
         });
         let results = futures_util::future::join_all(connects).await;
         let mut errors = Vec::new();
@@ -165,7 +168,7 @@ impl Session {
             cancel,
             inbound: tx,
             context,
-            owner: std::sync::OnceLock::new(),
+            caller,
         });
         tokio::spawn(relay::run(Arc::downgrade(&session), rx));
         for index in 0..session.slots.len() {
@@ -227,14 +230,9 @@ impl Session {
             .collect()
     }
 
-    /// Binds the session to the principal that opened it.
-    pub(crate) fn bind(&self, owner: Option<String>) {
-        let _ = self.owner.set(owner);
-    }
-
     /// Whether `caller` is the principal that opened the session.
-    pub(crate) fn owned_by(&self, caller: Option<&str>) -> bool {
-        self.owner.get().map(Option::as_deref).unwrap_or(None) == caller
+    pub(crate) fn owned_by(&self, caller: Option<&Caller>) -> bool {
+        crate::auth::name_of(self.caller.as_deref()) == crate::auth::name_of(caller)
     }
 
     pub(crate) fn touch(&self) {
@@ -395,7 +393,8 @@ impl Session {
                 tx: self.inbound.clone(),
             };
             let params = upstream_init_params(&self.init_params);
-            match Connection::connect(config, &params, sink, &self.context).await {
+            let config = with_identity(config, self.caller.as_deref());
+            match Connection::connect(&config, &params, sink, &self.context).await {
                 Ok(connection) => {
                     connection.order_answers();
                     let slot = &self.slots[index];
@@ -421,6 +420,30 @@ impl Session {
         }
         false
     }
+}
+
+/// An upstream's config as a session uses it: with the caller's name and roles in the
+/// headers its `forward_identity` names (never the caller's own credentials).
+fn with_identity<'a>(
+    config: &'a strata_config::Upstream,
+    caller: Option<&Caller>,
+) -> std::borrow::Cow<'a, strata_config::Upstream> {
+    let (Some(forward), Some(caller)) = (&config.forward_identity, caller) else {
+        return std::borrow::Cow::Borrowed(config);
+    };
+    let mut config = config.clone();
+    if let Some(header) = &forward.principal {
+        config
+            .headers
+            .insert(header.clone(), strata_core::Secret::new(&caller.name));
+    }
+    if let Some(header) = &forward.roles {
+        config.headers.insert(
+            header.clone(),
+            strata_core::Secret::new(caller.roles.join(",")),
+        );
+    }
+    std::borrow::Cow::Owned(config)
 }
 
 /// What the gateway sends upstream as `initialize` params: the client's own, so its

@@ -17,6 +17,7 @@ use serde_json::{Value, json};
 use tokio::sync::Mutex;
 
 use super::{STATELESS_VERSION, error};
+use crate::auth::Caller;
 use crate::http::McpState;
 use crate::http::guard::VERSION_HEADER;
 use crate::jsonrpc::{self, RpcError, code};
@@ -55,6 +56,7 @@ impl Bridges {
         let params = bridge_params();
         let session = Session::start(
             server.clone(),
+            None,
             BRIDGE_VERSION.into(),
             params,
             state.idle_timeout,
@@ -128,6 +130,7 @@ fn validate(
 pub(super) async fn handle(
     state: &McpState,
     server: &Arc<VirtualServer>,
+    caller: Option<&Caller>,
     headers: &HeaderMap,
     message: Value,
 ) -> Response {
@@ -158,6 +161,7 @@ pub(super) async fn handle(
         let listening = super::bridge_listen::listen(
             state,
             server,
+            caller,
             &id,
             &message,
             bridge_params(),
@@ -183,7 +187,7 @@ pub(super) async fn handle(
             meta.retain(|key, _| !key.starts_with("io.modelcontextprotocol/"));
         }
         let stream = session.streams.open();
-        let outcome = virtual_server::handle(&session, stream, &id, &method, params).await;
+        let outcome = virtual_server::handle(&session, caller, stream, &id, &method, params).await;
         session.streams.finish(stream, Arc::from(""));
         outcome
     };

@@ -79,6 +79,7 @@ impl Drop for Listening {
 pub(super) async fn listen(
     state: &McpState,
     server: &Arc<VirtualServer>,
+    caller: Option<&crate::auth::Caller>,
     id: &Value,
     message: &Value,
     init_params: Value,
@@ -86,6 +87,7 @@ pub(super) async fn listen(
 ) -> Result<Response, RpcError> {
     let session = Session::start(
         server.clone(),
+        None,
         version.into(),
         init_params,
         state.idle_timeout,
@@ -108,7 +110,8 @@ pub(super) async fn listen(
     {
         let stream = session.streams.open();
         let params = json!({ "uri": uri });
-        if virtual_server::handle(&session, stream, id, "resources/subscribe", Some(params))
+        let subscribe = "resources/subscribe";
+        if virtual_server::handle(&session, caller, stream, id, subscribe, Some(params))
             .await
             .is_ok()
         {

@@ -21,10 +21,12 @@ use axum::Json;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
-
 use strata_config::UrlTransport;
+use strata_policy::access::Item;
 
 use crate::McpError;
+use crate::audit::{Ending, Operation};
+use crate::auth::Caller;
 use crate::http::McpState;
 use crate::http::guard::{SUPPORTED_VERSIONS, VERSION_HEADER};
 use crate::jsonrpc::{self, RpcError, code};
@@ -68,6 +70,7 @@ fn http_upstreams(server: &VirtualServer) -> Vec<usize> {
 pub(crate) async fn handle(
     state: &McpState,
     server: &Arc<VirtualServer>,
+    caller: Option<&Caller>,
     headers: &HeaderMap,
     message: Value,
 ) -> Response {
@@ -77,13 +80,55 @@ pub(crate) async fn handle(
         .and_then(Value::as_str)
         .unwrap_or_default()
         .to_string();
-    // Upstreams that only speak the stateful revisions are reached through a bridge session.
+    // Upstreams that only speak the stateful revisions are reached through a bridge session
+    // (which audits and applies the roles itself).
     if server
         .upstreams
         .iter()
         .any(|u| u.url.is_none() || u.transport != UrlTransport::StreamableHttp)
     {
-        return bridge::handle(state, server, headers, message).await;
+        return bridge::handle(state, server, caller, headers, message).await;
+    }
+    let started = std::time::Instant::now();
+    let params = message.get("params").cloned();
+    let response = direct(state, server, caller, headers, message, &id, &method).await;
+    let outcome = if response.status().is_success() {
+        Ok(Value::Null)
+    } else {
+        Err(RpcError::new(
+            code::INTERNAL_ERROR,
+            format!("answered with HTTP {}", response.status().as_u16()),
+        ))
+    };
+    let op = Operation {
+        server,
+        caller,
+        session: None,
+        method: &method,
+        params: params.as_ref(),
+        upstream: None,
+        started,
+    };
+    server
+        .policy
+        .auditor
+        .operation(&op, Ending::Answered(&outcome))
+        .await;
+    response
+}
+
+/// Answers a stateless request of HTTP upstreams only.
+async fn direct(
+    state: &McpState,
+    server: &Arc<VirtualServer>,
+    caller: Option<&Caller>,
+    headers: &HeaderMap,
+    message: Value,
+    id: &Value,
+    method: &str,
+) -> Response {
+    if let Err(e) = permit(server, caller, &message, method) {
+        return error(StatusCode::BAD_REQUEST, id, e);
     }
     let targets = http_upstreams(server);
     if targets.is_empty() {
@@ -91,9 +136,12 @@ pub(crate) async fn handle(
             "{method} (server `{}` has no upstream that speaks 2026-07-28)",
             server.name
         ));
-        return error(StatusCode::NOT_FOUND, &id, e);
+        return error(StatusCode::NOT_FOUND, id, e);
     }
-    let renames = server.prefixed || server.upstreams.len() > 1 || server.has_tool_rules();
+    let renames = server.prefixed
+        || server.upstreams.len() > 1
+        || server.has_tool_rules()
+        || server.governs(caller);
     let result = if !renames {
         // One upstream, nothing renamed or hidden: the request and its answer pass as they are.
         upstream::relay(
@@ -105,14 +153,41 @@ pub(crate) async fn handle(
         )
         .await
     } else {
-        route(state, server, &targets, headers, message, &method).await
+        route(state, server, caller, &targets, headers, message, method).await
     };
     result.unwrap_or_else(IntoResponse::into_response)
+}
+
+/// Whether the roles let `caller` make this call (the error is the missing item's).
+fn permit(
+    server: &VirtualServer,
+    caller: Option<&Caller>,
+    message: &Value,
+    method: &str,
+) -> Result<(), RpcError> {
+    let params = message.get("params");
+    let text = |field: &str| params.and_then(|p| p.get(field)).and_then(Value::as_str);
+    let empty = json!({});
+    let args = params.and_then(|p| p.get("arguments")).unwrap_or(&empty);
+    match method {
+        "tools/call" => server.permit(caller, Item::Tool, text("name").unwrap_or_default(), args),
+        "prompts/get" => {
+            server.permit(caller, Item::Prompt, text("name").unwrap_or_default(), args)
+        }
+        "resources/read" => server.permit(
+            caller,
+            Item::Resource,
+            text("uri").unwrap_or_default(),
+            &empty,
+        ),
+        _ => Ok(()),
+    }
 }
 
 async fn route(
     state: &McpState,
     server: &VirtualServer,
+    caller: Option<&Caller>,
     targets: &[usize],
     headers: &HeaderMap,
     mut message: Value,
@@ -128,7 +203,7 @@ async fn route(
             } else {
                 Kind::Prompts
             };
-            list(state, server, targets, headers, message, kind).await
+            list(state, server, caller, targets, headers, message, kind).await
         }
         "tools/call" | "prompts/get" => {
             let exposed = message
@@ -251,6 +326,7 @@ fn resolve(
 async fn list(
     state: &McpState,
     server: &VirtualServer,
+    caller: Option<&Caller>,
     targets: &[usize],
     headers: &HeaderMap,
     mut message: Value,
@@ -297,6 +373,7 @@ async fn list(
             result,
             &mut Names::default(),
         );
+        server.filter_list(caller, kind, result);
         let next = match result.get("nextCursor").filter(|c| c.is_string()) {
             Some(c) => Some(Position {
                 upstream: position.upstream,

@@ -1,66 +1,196 @@
 //! A client's request to a virtual server, routed to the upstream that owns what it names.
 
+use std::time::Instant;
+
 use serde_json::{Value, json};
+use strata_policy::access::Item;
 
 use super::lists::{self, Kind};
+use super::policy::not_found;
+use crate::audit::{Ending, Operation};
+use crate::auth::Caller;
 use crate::jsonrpc::{RpcError, code, param_str};
 use crate::session::Session;
 
 /// Pages read when a name must be found before it was listed.
 const MAX_LOOKUP_PAGES: usize = 100;
 
-/// Answers one request of the client (anything but `initialize`).
+/// Answers one request of `caller` (anything but `initialize`) and records it in the audit
+/// log before the answer leaves.
 pub(crate) async fn handle(
     session: &Session,
+    caller: Option<&Caller>,
     stream: u64,
     id: &Value,
     method: &str,
     params: Option<Value>,
 ) -> Result<Value, RpcError> {
-    match method {
-        "ping" => Ok(json!({})),
-        "tools/list" => lists::page(session, stream, id, Kind::Tools, params).await,
-        "prompts/list" => lists::page(session, stream, id, Kind::Prompts, params).await,
-        "resources/list" => lists::page(session, stream, id, Kind::Resources, params).await,
-        "resources/templates/list" => {
-            lists::page(session, stream, id, Kind::Templates, params).await
-        }
-        "tools/call" | "prompts/get" => {
-            let kind = if method == "tools/call" {
-                Kind::Tools
-            } else {
-                Kind::Prompts
-            };
-            let name = param_str(params.as_ref(), "name")
-                .ok_or_else(|| RpcError::invalid_params("`name` is required"))?
-                .to_string();
-            let (index, original) = resolve_name(session, stream, id, kind, &name).await?;
-            let mut params = params.unwrap_or_default();
-            params["name"] = original.into();
-            session
-                .forward(index, stream, id, method, Some(params))
-                .await
-        }
-        "resources/read" | "resources/subscribe" | "resources/unsubscribe" => {
-            let uri = param_str(params.as_ref(), "uri")
-                .ok_or_else(|| RpcError::invalid_params("`uri` is required"))?
-                .to_string();
-            by_resource(session, stream, id, method, &uri, params).await
-        }
-        "completion/complete" => complete(session, stream, id, params).await,
-        "logging/setLevel" => {
-            for index in session.offering("logging") {
+    if method == "ping" {
+        return Ok(json!({}));
+    }
+    let started = Instant::now();
+    let audited = params.clone();
+    let call = Call {
+        session,
+        caller,
+        stream,
+        id,
+    };
+    let (outcome, refused) = match call.dispatch(method, params).await {
+        Err(Refusal::Policy(why, error)) => (Err(error), Some(why)),
+        Err(Refusal::Rpc(error)) => (Err(error), None),
+        Ok(result) => (Ok(result), None),
+    };
+    let upstream = answered_by(session, method, audited.as_ref());
+    let op = Operation {
+        server: &session.server,
+        caller,
+        session: (!session.id.is_empty()).then_some(session.id.as_str()),
+        method,
+        params: audited.as_ref(),
+        upstream: upstream.map(|i| session.upstream_name(i)),
+        started,
+    };
+    let ending = match &refused {
+        Some(why) => Ending::Refused(why),
+        None => Ending::Answered(&outcome),
+    };
+    session.server.policy.auditor.operation(&op, ending).await;
+    outcome
+}
+
+/// Why a request was not answered by an upstream.
+enum Refusal {
+    /// The gateway's policy said no (audited as denied); the error the client gets.
+    Policy(&'static str, RpcError),
+    Rpc(RpcError),
+}
+
+impl From<RpcError> for Refusal {
+    fn from(error: RpcError) -> Self {
+        Refusal::Rpc(error)
+    }
+}
+
+/// One request in flight.
+struct Call<'a> {
+    session: &'a Session,
+    caller: Option<&'a Caller>,
+    stream: u64,
+    id: &'a Value,
+}
+
+impl Call<'_> {
+    fn permit(&self, item: Item, name: &str, args: &Value) -> Result<(), Refusal> {
+        self.session
+            .server
+            .permit(self.caller, item, name, args)
+            .map_err(|e| Refusal::Policy("not permitted", e))
+    }
+
+    async fn page(&self, kind: Kind, params: Option<Value>) -> Result<Value, Refusal> {
+        let (session, stream, id) = (self.session, self.stream, self.id);
+        let mut page = lists::page(session, stream, id, kind, params).await?;
+        session.server.filter_list(self.caller, kind, &mut page);
+        Ok(page)
+    }
+
+    async fn dispatch(&self, method: &str, params: Option<Value>) -> Result<Value, Refusal> {
+        let (session, stream, id) = (self.session, self.stream, self.id);
+        let governed = session.server.governs(self.caller);
+        Ok(match method {
+            "tools/list" => self.page(Kind::Tools, params).await?,
+            "prompts/list" => self.page(Kind::Prompts, params).await?,
+            "resources/list" => self.page(Kind::Resources, params).await?,
+            "resources/templates/list" => self.page(Kind::Templates, params).await?,
+            "tools/call" | "prompts/get" => {
+                let (kind, item) = if method == "tools/call" {
+                    (Kind::Tools, Item::Tool)
+                } else {
+                    (Kind::Prompts, Item::Prompt)
+                };
+                let name = param_str(params.as_ref(), "name")
+                    .ok_or_else(|| RpcError::invalid_params("`name` is required"))?
+                    .to_string();
+                let empty = json!({});
+                let args = params
+                    .as_ref()
+                    .and_then(|p| p.get("arguments"))
+                    .unwrap_or(&empty);
+                self.permit(item, &name, args)?;
+                if item == Item::Tool {
+                    session
+                        .server
+                        .admit_call(self.caller, &name)
+                        .await
+                        .map_err(|e| Refusal::Policy("rate limited", e))?;
+                }
+                let (index, original) =
+                    resolve_name(session, stream, id, kind, &name, !governed).await?;
+                let mut params = params.unwrap_or_default();
+                params["name"] = original.into();
                 session
-                    .forward(index, stream, id, method, params.clone())
-                    .await?;
+                    .forward(index, stream, id, method, Some(params))
+                    .await?
             }
-            Ok(json!({}))
+            "resources/read" | "resources/subscribe" | "resources/unsubscribe" => {
+                let uri = param_str(params.as_ref(), "uri")
+                    .ok_or_else(|| RpcError::invalid_params("`uri` is required"))?
+                    .to_string();
+                self.permit(Item::Resource, &uri, &json!({}))?;
+                let answer = by_resource(session, stream, id, method, &uri, params).await;
+                match answer {
+                    // A missing resource reads like a forbidden one, whoever says it.
+                    Err(e) if governed && e.code == code::RESOURCE_NOT_FOUND => {
+                        return Err(not_found(Item::Resource, &uri).into());
+                    }
+                    other => other?,
+                }
+            }
+            "completion/complete" => {
+                let reference = params.as_ref().and_then(|p| p.get("ref"));
+                let named = |field: &str| {
+                    reference
+                        .and_then(|r| r.get(field))
+                        .and_then(Value::as_str)
+                        .map(str::to_string)
+                };
+                if let Some(prompt) = named("name") {
+                    self.permit(Item::Prompt, &prompt, &json!({}))?;
+                } else if let Some(uri) = named("uri") {
+                    self.permit(Item::Resource, &uri, &json!({}))?;
+                }
+                complete(session, stream, id, params).await?
+            }
+            "logging/setLevel" => {
+                for index in session.offering("logging") {
+                    session
+                        .forward(index, stream, id, method, params.clone())
+                        .await?;
+                }
+                json!({})
+            }
+            // With a single upstream, what the gateway does not know still reaches it, unless
+            // roles govern the caller: then only what the gateway can check passes.
+            _ if session.server.upstreams.len() == 1 && !governed => {
+                session.forward(0, stream, id, method, params).await?
+            }
+            _ => return Err(RpcError::method_not_found(method).into()),
+        })
+    }
+}
+
+/// The upstream that a request naming a tool, prompt or resource went to.
+fn answered_by(session: &Session, method: &str, params: Option<&Value>) -> Option<usize> {
+    let name = |field: &str| param_str(params, field);
+    match method {
+        "tools/call" => lookup(session, Kind::Tools, name("name")?).map(|(i, _)| i),
+        "prompts/get" => lookup(session, Kind::Prompts, name("name")?).map(|(i, _)| i),
+        "resources/read" | "resources/subscribe" | "resources/unsubscribe" => {
+            resource_owner(session, name("uri")?)
         }
-        // With a single upstream, what the gateway does not know still reaches it.
-        _ if session.server.upstreams.len() == 1 => {
-            session.forward(0, stream, id, method, params).await
-        }
-        _ => Err(RpcError::method_not_found(method)),
+        _ if session.server.upstreams.len() == 1 => Some(0),
+        _ => None,
     }
 }
 
@@ -85,6 +215,7 @@ async fn resolve_name(
     id: &Value,
     kind: Kind,
     name: &str,
+    pass_unknown: bool,
 ) -> Result<(usize, String), RpcError> {
     if let Some(found) = lookup(session, kind, name) {
         return Ok(found);
@@ -101,7 +232,7 @@ async fn resolve_name(
         }
     }
     let server = &session.server;
-    if server.upstreams.len() == 1 && !server.prefixed {
+    if pass_unknown && server.upstreams.len() == 1 && !server.prefixed {
         let upstream = session.upstream_name(0);
         let allowed = kind != Kind::Tools || server.allows_tool(upstream, name);
         if allowed && server.tool_override(upstream, name).is_none() {
@@ -109,12 +240,12 @@ async fn resolve_name(
             return Ok((0, name.to_string()));
         }
     }
-    let what = if kind == Kind::Tools {
-        "tool"
+    let item = if kind == Kind::Tools {
+        Item::Tool
     } else {
-        "prompt"
+        Item::Prompt
     };
-    Err(RpcError::invalid_params(format!("unknown {what}: {name}")))
+    Err(not_found(item, name))
 }
 
 /// The upstream that owns `uri`, if the session knows.
@@ -187,7 +318,8 @@ async fn complete(
         Some("ref/prompt") => {
             let name = param_str(Some(&reference), "name")
                 .ok_or_else(|| RpcError::invalid_params("`ref.name` is required"))?;
-            let (index, original) = resolve_name(session, stream, id, Kind::Prompts, name).await?;
+            let (index, original) =
+                resolve_name(session, stream, id, Kind::Prompts, name, true).await?;
             params["ref"]["name"] = original.into();
             session
                 .forward(index, stream, id, "completion/complete", Some(params))

@@ -5,11 +5,14 @@ mod dispatch;
 pub(crate) mod lists;
 pub(crate) mod merge;
 pub(crate) mod names;
+pub(crate) mod policy;
 
 use std::collections::BTreeMap;
 
 use globset::{Glob, GlobSet, GlobSetBuilder};
-use strata_config::{McpConfig, PrefixMode, ToolOverride, Upstream, VirtualServer as ServerConfig};
+use strata_config::{
+    McpConfig, PrefixMode, ServerAudit, ToolOverride, Upstream, VirtualServer as ServerConfig,
+};
 
 pub(crate) use dispatch::handle;
 pub(crate) use merge::initialize_result;
@@ -28,6 +31,14 @@ pub(crate) struct VirtualServer {
     pub instructions: Option<String>,
     /// Whether clients must authenticate.
     pub auth: strata_config::ServerAuth,
+    /// OAuth scopes a token must carry.
+    pub scopes: Vec<String>,
+    /// Per-principal tool rate limits.
+    limits: Vec<policy::ToolLimit>,
+    /// What the audit log keeps.
+    pub audit: ServerAudit,
+    /// Roles, limiter and audit log of this config generation.
+    pub policy: policy::SharedPolicy,
 }
 
 /// Why a virtual server could not be built.
@@ -41,10 +52,16 @@ pub enum BuildError {
     },
     #[error("server `{server}`: unknown upstream `{upstream}`")]
     UnknownUpstream { server: String, upstream: String },
+    #[error("auth.roles: {0}")]
+    Access(String),
 }
 
 impl VirtualServer {
-    pub(crate) fn build(config: &ServerConfig, mcp: &McpConfig) -> Result<Self, BuildError> {
+    pub(crate) fn build(
+        config: &ServerConfig,
+        mcp: &McpConfig,
+        policy: policy::SharedPolicy,
+    ) -> Result<Self, BuildError> {
         let upstreams = config
             .upstreams
             .iter()
@@ -93,6 +110,20 @@ impl VirtualServer {
             overrides: config.tools.overrides.clone(),
             instructions: config.instructions.clone(),
             auth: config.auth,
+            scopes: config.scopes.clone(),
+            limits: config
+                .limits
+                .iter()
+                .map(|l| {
+                    policy::ToolLimit::compile(l).map_err(|e| BuildError::Glob {
+                        server: config.name.clone(),
+                        glob: l.tools.join(", "),
+                        message: e.kind().to_string(),
+                    })
+                })
+                .collect::<Result<_, _>>()?,
+            audit: config.audit.clone(),
+            policy,
         })
     }
 
@@ -169,6 +200,7 @@ mod tests {
                     transport: strata_config::UrlTransport::StreamableHttp,
                     headers: BTreeMap::new(),
                     timeout: strata_config::Duration::from_secs(5),
+                    forward_identity: None,
                 })
                 .collect(),
             ..McpConfig::default()
@@ -180,8 +212,11 @@ mod tests {
             tools: yaml_tools,
             instructions: None,
             auth: strata_config::ServerAuth::Required,
+            scopes: Vec::new(),
+            limits: Vec::new(),
+            audit: ServerAudit::default(),
         };
-        VirtualServer::build(&config, &mcp).expect("builds")
+        VirtualServer::build(&config, &mcp, Default::default()).expect("builds")
     }
 
     #[test]
@@ -237,9 +272,12 @@ mod tests {
             tools: filter,
             instructions: None,
             auth: strata_config::ServerAuth::Required,
+            scopes: Vec::new(),
+            limits: Vec::new(),
+            audit: ServerAudit::default(),
         };
         assert!(matches!(
-            VirtualServer::build(&config, &mcp),
+            VirtualServer::build(&config, &mcp, Default::default()),
             Err(BuildError::Glob { .. })
         ));
     }

@@ -21,8 +21,27 @@ impl Gateway {
 
     /// Serves a whole config (for sections besides `mcp`, such as `auth`).
     pub async fn start_config(text: &str) -> Gateway {
+        Self::serve(text, strata_mcp::Deps::new()).await
+    }
+
+    /// Serves a whole config with an audit log in a fresh SQLite store.
+    pub async fn start_audited(text: &str) -> (Gateway, Audit) {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let storage = strata_config::Storage {
+            url: strata_core::Secret::new(format!(
+                "sqlite://{}",
+                dir.path().join("audit.db").display()
+            )),
+            ..Default::default()
+        };
+        let store = strata_store::Store::connect(&storage).await.expect("store");
+        let writer = strata_store::BatchWriter::spawn(store.clone(), Default::default());
+        let gateway = Self::serve(text, strata_mcp::Deps::new().with_audit(writer)).await;
+        (gateway, Audit { store, _dir: dir })
+    }
+
+    async fn serve(text: &str, deps: strata_mcp::Deps) -> Gateway {
         let config = strata_config::load_str(text, "test.yaml", &|_| None).expect("valid config");
-        let deps = strata_mcp::Deps::new();
         let router = strata_mcp::build(&config, &deps).expect("router");
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let addr = listener.local_addr().expect("addr");
@@ -34,6 +53,26 @@ impl Gateway {
 
     pub fn url(&self, server: &str) -> String {
         format!("http://{}/mcp/{server}", self.addr)
+    }
+}
+
+/// The audit log of a gateway started with [`Gateway::start_audited`].
+pub struct Audit {
+    pub store: strata_store::Store,
+    _dir: tempfile::TempDir,
+}
+
+impl Audit {
+    /// The mcp layer's records, oldest first.
+    pub async fn records(&self) -> Vec<strata_store::AuditRecord> {
+        let query = strata_store::AuditQuery {
+            layer: Some("mcp".into()),
+            limit: 10_000,
+            ..Default::default()
+        };
+        let mut records = self.store.audit_records(&query).await.expect("audit");
+        records.reverse();
+        records
     }
 }
 
@@ -100,6 +139,15 @@ impl Client {
         self.post(json!({"jsonrpc": "2.0", "method": "notifications/initialized"}))
             .await;
         reply
+    }
+
+    /// Another handle on the same session and credentials.
+    pub fn clone_handle(&self) -> Client {
+        Client {
+            http: self.http.clone(),
+            url: self.url.clone(),
+            session: self.session.clone(),
+        }
     }
 
     pub fn request(&self, method: reqwest::Method) -> reqwest::RequestBuilder {

@@ -6,6 +6,7 @@ mod builtin;
 mod conformance;
 mod harness;
 mod legacy;
+mod rbac;
 mod stateless;
 mod stdio;
 mod transport;

@@ -27,6 +27,9 @@ const TESTS: &[(&str, TestFn)] = &[
     }),
     ("audit_round_trip", |s| Box::pin(audit::round_trip(s))),
     ("audit_filters", |s| Box::pin(audit::filters(s))),
+    ("audit_mcp_filters_pages_and_retention", |s| {
+        Box::pin(audit::mcp_filters_pages_and_retention(s))
+    }),
     ("batch_writer_loses_nothing", |s| {
         Box::pin(batch::loses_nothing(s))
     }),
