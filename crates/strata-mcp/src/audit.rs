@@ -54,7 +54,9 @@ impl Auditor {
 
     /// Records `op` and waits until the record is committed.
     pub(crate) async fn operation(&self, op: &Operation<'_>, ending: Ending<'_>) {
-        let Some(writer) = &self.writer else { return };
+        let Some(writer) = self.writer.as_ref().filter(|_| op.server.audit.enabled) else {
+            return;
+        };
         let (outcome, error) = match ending {
             Ending::Answered(Ok(result)) if is_tool_error(result) => (
                 Outcome::Error,
@@ -89,14 +91,16 @@ impl Auditor {
     /// Records a refused authentication (no record when the layer has no store).
     pub(crate) async fn refusal(
         &self,
-        server: &str,
+        server: &VirtualServer,
         action: &str,
         principal: Option<&str>,
         why: &str,
     ) {
-        let Some(writer) = &self.writer else { return };
+        let Some(writer) = self.writer.as_ref().filter(|_| server.audit.enabled) else {
+            return;
+        };
         let mut record = AuditRecord::new("mcp", action, Outcome::Denied);
-        record.server = Some(server.to_string());
+        record.server = Some(server.name.clone());
         record.principal = principal.map(str::to_string);
         record.error = Some(why.to_string());
         if let Err(e) = writer.write_durable(record).await {

@@ -92,7 +92,7 @@ impl McpAuth {
         {
             let why = e.to_string();
             let auditor = &server.policy.auditor;
-            auditor.refusal(&server.name, "auth", None, &why).await;
+            auditor.refusal(server, "auth", None, &why).await;
         }
         outcome
     }

@@ -35,6 +35,9 @@ pub struct Args {
     /// A label printed with the results.
     #[arg(long, default_value = "")]
     label: String,
+    /// Sent as `Authorization: Bearer` on every request.
+    #[arg(long)]
+    key: Option<String>,
 }
 
 #[derive(Default)]
@@ -46,7 +49,15 @@ struct Sample {
 }
 
 pub async fn run(args: Args) -> Result<(), String> {
+    let mut headers = reqwest::header::HeaderMap::new();
+    if let Some(key) = &args.key {
+        let value = format!("Bearer {key}")
+            .parse()
+            .map_err(|_| "invalid --key")?;
+        headers.insert(reqwest::header::AUTHORIZATION, value);
+    }
     let client = reqwest::Client::builder()
+        .default_headers(headers)
         .pool_max_idle_per_host(args.sessions)
         .tcp_nodelay(true)
         .build()

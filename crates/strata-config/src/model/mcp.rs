@@ -176,11 +176,23 @@ pub struct ToolLimit {
 }
 
 /// The audit settings of a virtual server.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct ServerAudit {
+    /// Whether operations on this server are audited (default true; `strata doctor` warns
+    /// when it is off).
+    pub enabled: bool,
     /// How a call's arguments are kept.
     pub arguments: ArgumentsAudit,
+}
+
+impl Default for ServerAudit {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            arguments: ArgumentsAudit::default(),
+        }
+    }
 }
 
 /// How arguments are written to the audit log.

@@ -67,7 +67,7 @@ async fn find_session(
         .policy
         .auditor
         .refusal(
-            &server.name,
+            server,
             "session.foreign",
             who,
             "the session belongs to another principal",

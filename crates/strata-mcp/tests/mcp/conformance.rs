@@ -35,6 +35,9 @@ fn statuses(results: &[ScenarioResult]) -> BTreeMap<(String, String), String> {
 /// `@modelcontextprotocol/server-everything`, run over stdio as a second upstream.
 const EVERYTHING: (&str, &str) = ("@modelcontextprotocol/server-everything", "2026.8.31");
 
+/// Identity and RBAC configured for the gateway (none of it for the suite's server).
+const SECURED: &str = "auth:\n  keys:\n    - { name: someone, key: sk-someone, roles: [r] }\n  roles:\n    r: { tools: [\"elsewhere/*\"] }\n";
+
 /// Runs the suite against the fixture directly and through the gateway, where the virtual
 /// server `conf` has the fixture and, with `second`, server-everything beside it.
 async fn compare(options: SuiteOptions, second: bool) {
@@ -50,8 +53,11 @@ async fn compare(options: SuiteOptions, second: bool) {
         ));
         names.push_str(", everything");
     }
-    let gateway = Gateway::start(&format!(
-        "upstreams:\n{upstreams}servers:\n  - {{ name: conf, upstreams: [{names}], prefix: never }}\n"
+    // Keys and roles are configured, so every other server would require them; the suite
+    // runs with authentication switched off on its server, and every call is audited.
+    let (gateway, audit) = Gateway::start_audited(&format!(
+        "{SECURED}mcp:\n  upstreams:\n{}  servers:\n    - {{ name: conf, upstreams: [{names}], prefix: never, auth: off }}\n",
+        upstreams.lines().map(|l| format!("  {l}\n")).collect::<String>()
     ))
     .await;
     let direct = run_suite(&fixture.url(), &options)
@@ -80,6 +86,11 @@ async fn compare(options: SuiteOptions, second: bool) {
         regressions.is_empty(),
         "checks that pass direct but not through the gateway:\n{}",
         regressions.join("\n")
+    );
+    let calls = audit.records().await;
+    assert!(
+        calls.iter().any(|r| r.action == "tools/call"),
+        "the suite's calls are audited"
     );
 }
 

@@ -40,6 +40,11 @@ impl Gateway {
         (gateway, Audit { store, _dir: dir })
     }
 
+    /// Serves a whole config with the given dependencies.
+    pub async fn start_with_deps(text: &str, deps: strata_mcp::Deps) -> Gateway {
+        Self::serve(text, deps).await
+    }
+
     async fn serve(text: &str, deps: strata_mcp::Deps) -> Gateway {
         let config = strata_config::load_str(text, "test.yaml", &|_| None).expect("valid config");
         let router = strata_mcp::build(&config, &deps).expect("router");

@@ -30,6 +30,7 @@ mcp:
       limits: [{ tools: [echo], rpm: 3 }]
       audit: { arguments: full }
     - { name: hashed, upstreams: [demo], audit: { arguments: hash } }
+    - { name: quiet, upstreams: [demo], audit: { enabled: false } }
 ";
 
 /// A client of `server` that presents `key`.
@@ -205,6 +206,11 @@ async fn every_operation_and_refusal_is_audited() {
     hashed
         .call("tools/call", call("add", &json!({ "a": 1, "b": 2 })))
         .await;
+    // Nothing of a server whose audit is off.
+    let quiet = client(&gateway, "quiet", "sk-alice").await;
+    quiet
+        .call("tools/call", call("add", &json!({ "a": 1, "b": 2 })))
+        .await;
 
     let records = audit.records().await;
     let find = |action: &str, principal: Option<&str>, outcome: Outcome| {
@@ -247,6 +253,7 @@ async fn every_operation_and_refusal_is_audited() {
     );
     let foreign = find("session.foreign", Some("bob"), Outcome::Denied);
     assert_eq!(foreign.server.as_deref(), Some("demo"));
+    assert!(!records.iter().any(|r| r.server.as_deref() == Some("quiet")));
     let hashed = records
         .iter()
         .find(|r| r.server.as_deref() == Some("hashed") && r.action == "tools/call")
@@ -325,4 +332,119 @@ mcp:
     assert!(records.iter().any(
         |r| r.action == "initialize" && r.principal.as_deref() == Some("https://idp.test#dave")
     ));
+}
+
+/// A minimal Streamable HTTP MCP server whose one tool, `whoami`, answers with the headers it
+/// was sent: what an upstream learns of the caller.
+async fn header_echo_upstream() -> String {
+    use axum::http::{HeaderMap, StatusCode};
+    use axum::response::IntoResponse;
+    async fn handle(
+        headers: HeaderMap,
+        axum::Json(message): axum::Json<Value>,
+    ) -> axum::response::Response {
+        let header = |name: &str| {
+            headers
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("none")
+                .to_string()
+        };
+        let result = match message["method"].as_str().unwrap_or_default() {
+            "initialize" => json!({ "protocolVersion": message["params"]["protocolVersion"],
+                "capabilities": { "tools": {} }, "serverInfo": { "name": "headers", "version": "1" } }),
+            "tools/list" => {
+                json!({ "tools": [{ "name": "whoami", "inputSchema": { "type": "object" } }] })
+            }
+            "tools/call" => json!({ "content": [{ "type": "text", "text": format!(
+                "principal={} roles={} authorization={}",
+                header("x-caller"), header("x-caller-roles"), header("authorization")) }] }),
+            _ => return StatusCode::ACCEPTED.into_response(),
+        };
+        axum::Json(json!({ "jsonrpc": "2.0", "id": message["id"], "result": result }))
+            .into_response()
+    }
+    let app = axum::Router::new().route(
+        "/mcp",
+        axum::routing::post(handle)
+            .get(|| async { StatusCode::METHOD_NOT_ALLOWED })
+            .delete(|| async { StatusCode::OK }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    format!("http://{addr}/mcp")
+}
+
+#[tokio::test]
+async fn upstreams_learn_the_caller_only_through_the_configured_headers() {
+    let upstream = header_echo_upstream().await;
+    let config = format!(
+        "
+auth:
+  keys:
+    - {{ name: alice, key: sk-alice, roles: [adder, reader] }}
+  roles:
+    adder: {{ tools: [\"told/*\", \"untold/*\"] }}
+    reader: {{ models: [\"*\"] }}
+mcp:
+  upstreams:
+    - name: told
+      url: {upstream}
+      headers: {{ authorization: Bearer upstream-own-token }}
+      forward_identity: {{ principal: x-caller, roles: x-caller-roles }}
+    - {{ name: untold, url: {upstream} }}
+  servers:
+    - {{ name: told, upstreams: [told] }}
+    - {{ name: untold, upstreams: [untold] }}
+"
+    );
+    let gateway = Gateway::start_config(&config).await;
+    let told = client(&gateway, "told", "sk-alice").await;
+    let r = told.call("tools/call", call("whoami", &json!({}))).await;
+    assert_eq!(
+        r["content"][0]["text"],
+        "principal=alice roles=adder,reader authorization=Bearer upstream-own-token"
+    );
+    // No identity headers unless configured, and never the caller's own key.
+    let untold = client(&gateway, "untold", "sk-alice").await;
+    let r = untold.call("tools/call", call("whoami", &json!({}))).await;
+    assert_eq!(
+        r["content"][0]["text"],
+        "principal=none roles=none authorization=none"
+    );
+}
+
+#[tokio::test]
+async fn tool_limits_are_shared_by_gateways_on_one_redis() {
+    use strata_testkit::services::{Service, service_url};
+    let Some(url) = service_url(Service::Redis) else {
+        strata_testkit::skip(
+            "tool_limits_are_shared_by_gateways_on_one_redis",
+            "set STRATA_TEST_REDIS_URL to run it",
+        );
+        return;
+    };
+    let redis = strata_store::Redis::connect(&url).await.unwrap();
+    let prefix = format!("strata-test:{}:", uuid::Uuid::new_v4().simple());
+    let mut replicas = Vec::new();
+    for _ in 0..2 {
+        let limiter = strata_policy::limits::Limiter::redis(redis.conn(), &prefix);
+        let deps = strata_mcp::Deps::new().with_limiter(limiter);
+        replicas.push(Gateway::start_with_deps(CONFIG, deps).await);
+    }
+    let mut admitted = 0;
+    for i in 0..6 {
+        let gateway = &replicas[i % 2];
+        let alice = client(gateway, "demo", "sk-alice").await;
+        let r = alice
+            .call("tools/call", call("echo", &json!({ "text": "x" })))
+            .await;
+        if r.get("error").is_none() {
+            admitted += 1;
+        } else {
+            assert_eq!(r["error"]["code"], -32029, "{r}");
+        }
+    }
+    assert_eq!(admitted, 3, "rpm 3 holds across both gateways");
 }

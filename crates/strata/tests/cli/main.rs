@@ -5,7 +5,9 @@
 mod check;
 mod governance;
 mod harness;
+mod mcp_audit;
 mod mcp_sdk;
+mod mcp_security;
 mod mcp_stdio;
 mod reload;
 mod sdk;

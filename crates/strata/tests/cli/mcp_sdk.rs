@@ -38,7 +38,7 @@ const SCENARIOS: [&str; 12] = [
 
 /// The entry points (`dist/index.js`) of the reference servers.
 pub(crate) struct ReferenceServers {
-    everything: PathBuf,
+    pub everything: PathBuf,
     filesystem: PathBuf,
     pub memory: PathBuf,
 }

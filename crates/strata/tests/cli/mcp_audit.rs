@@ -1,0 +1,217 @@
+//! The mcp layer's audit log survives `kill -9`: every call that returned has its record,
+//! read back with `strata audit`.
+
+use std::collections::HashSet;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use strata_testkit::StrataProcess;
+
+use crate::harness::{Stack, bin};
+
+const CONFIG: &str = "
+auth:
+  keys:
+    - { name: alice, key: sk-alice, roles: [caller] }
+  roles:
+    caller: { tools: [\"tools/*\"] }
+mcp:
+  upstreams:
+    - { name: demo, builtin: demo }
+  servers:
+    - { name: tools, upstreams: [demo], audit: { arguments: full } }
+";
+
+/// Calls that must have returned before the process is killed.
+const BEFORE_KILL: usize = 400;
+/// Calls that return in all.
+const TOTAL: usize = 1000;
+const WORKERS: usize = 8;
+
+async fn post(url: &str, session: Option<&str>, body: &Value) -> Option<reqwest::Response> {
+    let mut request = reqwest::Client::new()
+        .post(url)
+        .bearer_auth("sk-alice")
+        .header("accept", "application/json, text/event-stream")
+        .header("mcp-protocol-version", "2025-11-25")
+        .timeout(Duration::from_secs(10))
+        .json(body);
+    if let Some(session) = session {
+        request = request.header("mcp-session-id", session);
+    }
+    request.send().await.ok()
+}
+
+async fn open_session(url: &str) -> String {
+    let init = json!({ "jsonrpc": "2.0", "id": 0, "method": "initialize", "params": {
+        "protocolVersion": "2025-11-25", "capabilities": {},
+        "clientInfo": { "name": "audit-test", "version": "1" } } });
+    let r = post(url, None, &init).await.expect("initialize");
+    assert_eq!(r.status(), 200);
+    r.headers()["mcp-session-id"].to_str().unwrap().to_string()
+}
+
+/// Calls `echo` with `call-N` (N from `next`, up to `last`) on `WORKERS` connections until
+/// `stop` is set or the gateway stops answering; returns the N of every call that returned
+/// its result.
+async fn call_until(
+    url: String,
+    next: Arc<AtomicU64>,
+    last: u64,
+    stop: Arc<AtomicBool>,
+) -> Vec<u64> {
+    let session = open_session(&url).await;
+    let returned = Arc::new(Mutex::new(Vec::new()));
+    let workers = (0..WORKERS).map(|_| {
+        let (url, session, next, stop, returned) = (
+            url.to_string(),
+            session.clone(),
+            next.clone(),
+            stop.clone(),
+            returned.clone(),
+        );
+        tokio::spawn(async move {
+            while !stop.load(Ordering::Acquire) {
+                let n = next.fetch_add(1, Ordering::AcqRel);
+                if n > last {
+                    return;
+                }
+                let call = json!({ "jsonrpc": "2.0", "id": n, "method": "tools/call",
+                    "params": { "name": "echo", "arguments": { "text": format!("call-{n}") } } });
+                let Some(response) = post(&url, Some(&session), &call).await else {
+                    return;
+                };
+                let Ok(answer) = response.json::<Value>().await else {
+                    return;
+                };
+                assert_eq!(answer["result"]["content"][0]["text"], format!("call-{n}"));
+                returned.lock().unwrap().push(n);
+            }
+        })
+    });
+    for worker in futures_util::future::join_all(workers).await {
+        worker.unwrap();
+    }
+    std::mem::take(&mut *returned.lock().unwrap())
+}
+
+/// The `echo` texts of the audited calls, read with `strata audit --format jsonl`.
+fn audited_texts(stack: &Stack) -> Vec<String> {
+    let config = stack.config.display().to_string();
+    let out = std::process::Command::new(bin())
+        .args([
+            "audit", "--config", &config, "--server", "tools", "--action",
+        ])
+        .args([
+            "tools/call",
+            "--outcome",
+            "ok",
+            "--limit",
+            "100000",
+            "--format",
+            "jsonl",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|line| {
+            let record: Value = serde_json::from_str(line).unwrap();
+            assert_eq!(record["principal"], "alice");
+            assert_eq!(record["target"], "echo");
+            record["detail"]["arguments"]["text"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_call_that_returned_is_audited_across_a_kill_9() {
+    let mut stack = Stack::start(CONFIG, &["--log-level", "warn"], &[]).await;
+    let url = format!("http://127.0.0.1:{}/mcp/tools", stack.ports.mcp);
+    let next = Arc::new(AtomicU64::new(1));
+    let stop = Arc::new(AtomicBool::new(false));
+
+    // Calls run on eight connections; the process dies under them without warning.
+    let calling = tokio::spawn(call_until(
+        url.clone(),
+        next.clone(),
+        u64::MAX,
+        stop.clone(),
+    ));
+    let started = std::time::Instant::now();
+    while next.load(Ordering::Acquire) < (BEFORE_KILL + WORKERS) as u64 {
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "calls too slow"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    stack.process.signal("KILL");
+    stack.process.wait_exit(Duration::from_secs(10));
+    let mut returned = calling.await.unwrap();
+    assert!(returned.len() >= BEFORE_KILL, "{} returned", returned.len());
+    let audited_at_kill = audited_texts(&stack).len();
+    eprintln!(
+        "killed with {} calls returned and {audited_at_kill} audited",
+        returned.len()
+    );
+
+    // Restarted on the same database: the rest of the thousand calls.
+    let config = stack.config.display().to_string();
+    stack.process = StrataProcess::start(
+        &bin(),
+        stack.dir.path(),
+        &["serve", "--config", &config, "--log-level", "warn"],
+        &[],
+    );
+    stack
+        .process
+        .wait_ready(&stack.ports.admin_url("/healthz"), Duration::from_secs(20))
+        .await;
+    let first = next.load(Ordering::Acquire);
+    let last = first + (TOTAL - returned.len()) as u64 - 1;
+    returned.extend(call_until(url, next, last, stop).await);
+    assert_eq!(returned.len(), TOTAL);
+    stack.process.signal("TERM");
+    stack.process.wait_exit(Duration::from_secs(20));
+    assert!(audited_at_kill >= BEFORE_KILL);
+
+    let audited: HashSet<String> = audited_texts(&stack).into_iter().collect();
+    let missing: Vec<u64> = returned
+        .iter()
+        .copied()
+        .filter(|n| !audited.contains(&format!("call-{n}")))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "{} of {} returned calls have no audit record: {missing:?}",
+        missing.len(),
+        returned.len()
+    );
+    // The table form lists the same records.
+    let out = std::process::Command::new(bin())
+        .args([
+            "audit",
+            "--config",
+            &config,
+            "--principal",
+            "alice",
+            "--limit",
+            "3",
+        ])
+        .output()
+        .unwrap();
+    let table = String::from_utf8_lossy(&out.stdout);
+    assert!(table.starts_with("time "), "{table}");
+    assert_eq!(table.lines().count(), 4, "{table}");
+}
