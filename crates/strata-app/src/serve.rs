@@ -114,8 +114,11 @@ async fn run(options: ServeOptions, config: Config, source: &str) -> Result<(), 
         Some(redis) => strata_policy::limits::Limiter::redis(redis.conn(), "strata:"),
         None => strata_policy::limits::Limiter::local(),
     };
-    let usage = BatchWriter::spawn(store.clone(), Default::default());
-    let audit = BatchWriter::spawn(store.clone(), Default::default());
+    // Spooled: a record is safe from a crash of the process once written, not once committed.
+    let usage =
+        BatchWriter::spawn_spooled(store.clone(), Default::default(), store.spool_dir()).await?;
+    let audit =
+        BatchWriter::spawn_spooled(store.clone(), Default::default(), store.spool_dir()).await?;
     let mut governance = strata_ai::govern::Shared::new(
         limiter.clone(),
         stored_keys.clone(),

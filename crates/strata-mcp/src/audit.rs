@@ -52,6 +52,11 @@ impl Auditor {
         Self { writer, redact }
     }
 
+    /// Whether operations on `server` are recorded.
+    pub(crate) fn records(&self, server: &VirtualServer) -> bool {
+        self.writer.is_some() && server.audit.enabled
+    }
+
     /// Records `op` and waits until the record is committed.
     pub(crate) async fn operation(&self, op: &Operation<'_>, ending: Ending<'_>) {
         let Some(writer) = self.writer.as_ref().filter(|_| op.server.audit.enabled) else {
@@ -72,7 +77,8 @@ impl Auditor {
         record.target = target(op.method, op.params);
         record.error = error;
         record.latency_ms = Some(i64::try_from(op.started.elapsed().as_millis()).unwrap_or(0));
-        record.trace_id = trace_id(op.params);
+        // The request's own `traceparent` (in `_meta`), else the trace of the HTTP request.
+        record.trace_id = trace_id(op.params).or_else(strata_telemetry::trace_id_of_current);
         let arguments = op
             .params
             .and_then(|p| p.get("arguments"))

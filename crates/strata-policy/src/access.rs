@@ -208,15 +208,17 @@ impl Access {
             return true;
         }
         let qualified = format!("{server}/{name}");
-        let mut context = None;
-        let mut holds = |rule: &Rule| {
-            let ctx = context.get_or_insert_with(|| condition_context(who, server, name, args));
-            match ctx.as_ref().map(|c| rule.when.execute(c)) {
-                Ok(Ok(cel::Value::Bool(b))) => b,
-                outcome => {
-                    tracing::debug!(when = %rule.source, ?outcome, "access condition not a boolean");
-                    rule.effect == Effect::Deny
-                }
+        let vars = Variables {
+            who,
+            server,
+            name,
+            args,
+        };
+        let holds = |rule: &Rule| match vars.evaluate(&rule.when) {
+            Ok(cel::Value::Bool(b)) => b,
+            outcome => {
+                tracing::debug!(when = %rule.source, ?outcome, "access condition not a boolean");
+                rule.effect == Effect::Deny
             }
         };
         let mut granted = false;
@@ -241,29 +243,44 @@ impl Access {
     }
 }
 
-/// The variables a condition sees.
-fn condition_context(
-    who: &Subject<'_>,
-    server: &str,
-    name: &str,
-    args: &Value,
-) -> Result<cel::Context<'static, 'static>, String> {
-    let mut ctx = cel::Context::default();
-    let args = if args.is_object() {
-        args.clone()
-    } else {
-        json!({})
-    };
-    let vars = [
-        ("principal", json!({ "name": who.name, "roles": who.roles })),
-        ("server", json!(server)),
-        ("name", json!(name)),
-        ("args", args),
-    ];
-    for (var, value) in vars {
-        ctx.add_variable(var, value).map_err(|e| e.to_string())?;
+thread_local! {
+    /// CEL's standard library, built once per thread: building it is most of what a fresh
+    /// context costs.
+    static ROOT: cel::Context<'static, 'static> = cel::Context::default();
+}
+
+/// The variables a condition sees: `principal`, `server`, `name` and `args`.
+struct Variables<'a> {
+    who: &'a Subject<'a>,
+    server: &'a str,
+    name: &'a str,
+    args: &'a Value,
+}
+
+impl Variables<'_> {
+    fn evaluate(&self, program: &cel::Program) -> Result<cel::Value, String> {
+        ROOT.with(|root| {
+            let mut ctx = root.new_inner_scope();
+            let args = if self.args.is_object() {
+                self.args.clone()
+            } else {
+                json!({})
+            };
+            let vars = [
+                (
+                    "principal",
+                    json!({ "name": self.who.name, "roles": self.who.roles }),
+                ),
+                ("server", json!(self.server)),
+                ("name", json!(self.name)),
+                ("args", args),
+            ];
+            for (var, value) in vars {
+                ctx.add_variable(var, value).map_err(|e| e.to_string())?;
+            }
+            program.execute(&ctx).map_err(|e| e.to_string())
+        })
     }
-    Ok(ctx)
 }
 
 #[cfg(test)]

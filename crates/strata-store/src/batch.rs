@@ -1,16 +1,26 @@
 //! Writes off the hot path: records are queued, written in batches inside one transaction,
 //! retried while the database is unavailable, and flushed on close. Nothing is dropped: a
-//! full queue makes the writer wait (backpressure) instead.
+//! full queue makes the writer wait (backpressure) instead. A spooled writer also writes each
+//! record to a local file before queueing it, so that a crash of the process loses nothing
+//! (see `spool.rs`).
 
+use std::collections::HashMap;
 use std::marker::PhantomData;
+use std::path::Path;
 use std::time::Duration;
 
-use tokio::sync::{mpsc, oneshot};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use std::sync::Arc;
 
+use tokio::sync::{Notify, mpsc, oneshot};
+
+use crate::spool::{SegmentId, Spool};
 use crate::{Store, StoreError};
 
-/// A record type the batch writer can store.
-pub trait BatchRecord: Send + Sync + 'static {
+/// A record type the batch writer can store. Inserts must ignore a record whose id is
+/// already stored: records read back from a spool may have been committed before a crash.
+pub trait BatchRecord: Serialize + DeserializeOwned + Send + Sync + 'static {
     /// Table name, for logs.
     const KIND: &'static str;
 
@@ -45,7 +55,8 @@ impl Default for BatchWriterOptions {
 }
 
 enum Msg<R> {
-    Record(R),
+    /// A record, with the spool segment it was written to.
+    Record(R, Option<SegmentId>),
     /// A record whose writer waits for its commit: written at once with whatever is queued.
     Durable(R, oneshot::Sender<()>),
     Flush(oneshot::Sender<()>),
@@ -55,6 +66,9 @@ enum Msg<R> {
 #[derive(Debug)]
 pub struct BatchWriter<R> {
     tx: mpsc::Sender<Msg<R>>,
+    spool: Option<Spool>,
+    /// Wakes the writer from its linger: someone waits for a commit.
+    urgent: Arc<Notify>,
     _record: PhantomData<fn(R)>,
 }
 
@@ -62,6 +76,8 @@ impl<R> Clone for BatchWriter<R> {
     fn clone(&self) -> Self {
         Self {
             tx: self.tx.clone(),
+            spool: self.spool.clone(),
+            urgent: self.urgent.clone(),
             _record: PhantomData,
         }
     }
@@ -72,29 +88,76 @@ impl<R: BatchRecord> BatchWriter<R> {
     #[must_use]
     pub fn spawn(store: Store, options: BatchWriterOptions) -> Self {
         let (tx, rx) = mpsc::channel(options.capacity.max(1));
-        tokio::spawn(run(store, rx, options));
+        let urgent = Arc::new(Notify::new());
+        tokio::spawn(run(store, rx, options, None, urgent.clone()));
         Self {
             tx,
+            spool: None,
+            urgent,
             _record: PhantomData,
         }
     }
 
-    /// Queues a record. Waits while the queue is full; never drops.
+    /// Starts the writer task with a spool in `dir`: first the records that spools of
+    /// processes now gone left there are committed (and those spools removed), then every
+    /// record is written to this process's spool before it is queued.
+    pub async fn spawn_spooled(
+        store: Store,
+        options: BatchWriterOptions,
+        dir: &Path,
+    ) -> Result<Self, StoreError> {
+        let (spool, left, files) = Spool::open::<R>(dir, R::KIND)?;
+        if !left.is_empty() {
+            tracing::info!(
+                kind = R::KIND,
+                records = left.len(),
+                "recovering spooled records"
+            );
+            for chunk in left.chunks(options.max_batch.max(1)) {
+                write_with_retry(&store, chunk).await;
+            }
+        }
+        for (path, file) in files {
+            drop(file);
+            let _ = std::fs::remove_file(path);
+        }
+        let (tx, rx) = mpsc::channel(options.capacity.max(1));
+        let urgent = Arc::new(Notify::new());
+        tokio::spawn(run(store, rx, options, Some(spool.clone()), urgent.clone()));
+        Ok(Self {
+            tx,
+            spool: Some(spool),
+            urgent,
+            _record: PhantomData,
+        })
+    }
+
+    /// Queues a record (after writing it to the spool, if the writer has one). Waits while
+    /// the queue is full; never drops.
     pub async fn write(&self, record: R) -> Result<(), StoreError> {
+        let segment = match &self.spool {
+            Some(spool) => Some(spool.append(&record)?),
+            None => None,
+        };
         self.tx
-            .send(Msg::Record(record))
+            .send(Msg::Record(record, segment))
             .await
             .map_err(|_| StoreError::WriterClosed)
     }
 
-    /// Queues a record and resolves once it is committed (group commit: it is written at
-    /// once, together with whatever else is queued, without lingering).
+    /// Queues a record and resolves once it survives a crash of the process: once it is in
+    /// the spool, for a spooled writer; otherwise once it is committed (group commit: it is
+    /// written at once, together with whatever else is queued, without lingering).
     pub async fn write_durable(&self, record: R) -> Result<(), StoreError> {
+        if self.spool.is_some() {
+            return self.write(record).await;
+        }
         let (done, wait) = oneshot::channel();
         self.tx
             .send(Msg::Durable(record, done))
             .await
             .map_err(|_| StoreError::WriterClosed)?;
+        self.urgent.notify_one();
         wait.await.map_err(|_| StoreError::WriterClosed)
     }
 
@@ -105,6 +168,7 @@ impl<R: BatchRecord> BatchWriter<R> {
             .send(Msg::Flush(done))
             .await
             .map_err(|_| StoreError::WriterClosed)?;
+        self.urgent.notify_one();
         wait.await.map_err(|_| StoreError::WriterClosed)
     }
 }
@@ -113,8 +177,11 @@ async fn run<R: BatchRecord>(
     store: Store,
     mut rx: mpsc::Receiver<Msg<R>>,
     options: BatchWriterOptions,
+    spool: Option<Spool>,
+    urgent: Arc<Notify>,
 ) {
     let mut batch: Vec<R> = Vec::with_capacity(options.max_batch);
+    let mut segments: HashMap<SegmentId, u64> = HashMap::new();
     let mut waiting: Vec<oneshot::Sender<()>> = Vec::new();
     let mut inbox = Vec::with_capacity(options.max_batch);
     loop {
@@ -125,7 +192,12 @@ async fn run<R: BatchRecord>(
         loop {
             for msg in inbox.drain(..) {
                 match msg {
-                    Msg::Record(r) => batch.push(r),
+                    Msg::Record(r, segment) => {
+                        batch.push(r);
+                        if let Some(segment) = segment {
+                            *segments.entry(segment).or_default() += 1;
+                        }
+                    }
                     Msg::Durable(r, done) => {
                         batch.push(r);
                         waiting.push(done);
@@ -136,14 +208,31 @@ async fn run<R: BatchRecord>(
             if batch.len() >= options.max_batch || !waiting.is_empty() {
                 break;
             }
+            // Linger for company without being woken by every record that comes (a wake-up
+            // per record costs more than the record): sleep, unless someone waits for a
+            // commit, then take what came meanwhile.
+            tokio::select! {
+                () = tokio::time::sleep_until(deadline) => {}
+                () = urgent.notified() => {}
+            }
             let room = options.max_batch - batch.len();
-            match tokio::time::timeout_at(deadline, rx.recv_many(&mut inbox, room)).await {
-                Ok(n) if n > 0 => {}
-                _ => break,
+            while inbox.len() < room {
+                match rx.try_recv() {
+                    Ok(msg) => inbox.push(msg),
+                    Err(_) => break,
+                }
+            }
+            if inbox.is_empty() {
+                break;
             }
         }
         write_with_retry(&store, &batch).await;
         batch.clear();
+        if let Some(spool) = &spool {
+            for (segment, count) in segments.drain() {
+                spool.committed(segment, count);
+            }
+        }
         for done in waiting.drain(..) {
             let _ = done.send(());
         }

@@ -22,4 +22,6 @@ pub enum StoreError {
     Conflict(String),
     #[error("stored data is malformed: {0}")]
     Malformed(String),
+    #[error("spool: {0}")]
+    Spool(String),
 }

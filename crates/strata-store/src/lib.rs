@@ -8,6 +8,7 @@ mod error;
 mod keys;
 mod redis_conn;
 mod runs;
+mod spool;
 mod usage;
 
 use std::str::FromStr;
@@ -52,6 +53,7 @@ pub struct Store {
     pool: AnyPool,
     backend: Backend,
     redis: Option<Redis>,
+    spool_dir: std::path::PathBuf,
 }
 
 impl Store {
@@ -95,7 +97,32 @@ impl Store {
             pool,
             backend,
             redis,
+            spool_dir: Self::spool_dir_of(config, backend),
         })
+    }
+
+    /// `storage.spool_dir`, or its default.
+    fn spool_dir_of(config: &Storage, backend: Backend) -> std::path::PathBuf {
+        if let Some(dir) = &config.spool_dir {
+            return dir.into();
+        }
+        let url = config.url.expose();
+        let file = url
+            .strip_prefix("sqlite://")
+            .map(|rest| rest.split('?').next().unwrap_or_default())
+            .filter(|path| {
+                backend == Backend::Sqlite && !path.is_empty() && !path.contains(":memory:")
+            });
+        match file {
+            Some(path) => format!("{path}.spool").into(),
+            None => "strata-spool".into(),
+        }
+    }
+
+    /// Where the spools of batched writers live (`storage.spool_dir`).
+    #[must_use]
+    pub fn spool_dir(&self) -> &std::path::Path {
+        &self.spool_dir
     }
 
     /// SQLite files are created on first start.

@@ -40,7 +40,8 @@ pub struct UsageRecord {
 const INSERT: &str = "INSERT INTO usage_ledger (id, ts_ms, key_name, team, operation, model, \
     provider, served_model, status, input_tokens, output_tokens, cached_tokens, cost_micros, \
     latency_ms, cache, guardrails, metadata, trace_id) \
-    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)";
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18) \
+    ON CONFLICT (id) DO NOTHING";
 
 /// Counts as stored: SQL integers are signed.
 fn int(n: u64) -> i64 {

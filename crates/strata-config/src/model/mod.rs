@@ -147,6 +147,11 @@ pub struct Storage {
     /// Audit records older than this are deleted (checked hourly); unset: kept forever.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub audit_retention: Option<Duration>,
+    /// Folder of the local spool files that keep audit and usage records safe from a crash
+    /// until they are committed; default: `PATH.spool` beside a SQLite file, `strata-spool`
+    /// in the working directory for Postgres.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub spool_dir: Option<String>,
 }
 
 impl Default for Storage {
@@ -156,6 +161,7 @@ impl Default for Storage {
             redis: None,
             max_connections: 10,
             audit_retention: None,
+            spool_dir: None,
         }
     }
 }

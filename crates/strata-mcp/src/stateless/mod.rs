@@ -90,6 +90,10 @@ pub(crate) async fn handle(
         return bridge::handle(state, server, caller, headers, message).await;
     }
     let started = std::time::Instant::now();
+    let auditor = &server.policy.auditor;
+    if !auditor.records(server) {
+        return direct(state, server, caller, headers, message, &id, &method).await;
+    }
     let params = message.get("params").cloned();
     let response = direct(state, server, caller, headers, message, &id, &method).await;
     let outcome = if response.status().is_success() {
@@ -109,11 +113,7 @@ pub(crate) async fn handle(
         upstream: None,
         started,
     };
-    server
-        .policy
-        .auditor
-        .operation(&op, Ending::Answered(&outcome))
-        .await;
+    auditor.operation(&op, Ending::Answered(&outcome)).await;
     response
 }
 

@@ -29,7 +29,12 @@ pub(crate) async fn handle(
         return Ok(json!({}));
     }
     let started = Instant::now();
-    let audited = params.clone();
+    let auditor = &session.server.policy.auditor;
+    // The params are kept for the record only when one will be written.
+    let audited = auditor
+        .records(&session.server)
+        .then(|| params.clone())
+        .flatten();
     let call = Call {
         session,
         caller,
@@ -41,6 +46,9 @@ pub(crate) async fn handle(
         Err(Refusal::Rpc(error)) => (Err(error), None),
         Ok(result) => (Ok(result), None),
     };
+    if !auditor.records(&session.server) {
+        return outcome;
+    }
     let upstream = answered_by(session, method, audited.as_ref());
     let op = Operation {
         server: &session.server,
@@ -55,7 +63,7 @@ pub(crate) async fn handle(
         Some(why) => Ending::Refused(why),
         None => Ending::Answered(&outcome),
     };
-    session.server.policy.auditor.operation(&op, ending).await;
+    auditor.operation(&op, ending).await;
     outcome
 }
 

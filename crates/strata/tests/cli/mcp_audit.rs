@@ -215,3 +215,45 @@ async fn every_call_that_returned_is_audited_across_a_kill_9() {
     assert!(table.starts_with("time "), "{table}");
     assert_eq!(table.lines().count(), 4, "{table}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn audit_records_past_their_retention_are_deleted() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("strata.db").display());
+    let storage = strata_config::Storage {
+        url: strata_core::Secret::new(&url),
+        ..Default::default()
+    };
+    let store = strata_store::Store::connect(&storage).await.unwrap();
+    let writer = strata_store::BatchWriter::spawn(store.clone(), Default::default());
+    let day_ms = 24 * 3600 * 1000;
+    for (action, age_days) in [("old", 40), ("recent", 2)] {
+        let mut record = strata_store::AuditRecord::new("mcp", action, strata_store::Outcome::Ok);
+        record.ts_ms = strata_core::now_ms() - age_days * day_ms;
+        writer.write_durable(record).await.unwrap();
+    }
+    store.close().await;
+    let stack = Stack::start(
+        &format!("storage:\n  url: {url}\n  audit_retention: 30d\n"),
+        &[],
+        &[],
+    )
+    .await;
+    let config = stack.config.display().to_string();
+    let actions = || {
+        let out = std::process::Command::new(bin())
+            .args([
+                "audit", "--config", &config, "--layer", "mcp", "--format", "jsonl",
+            ])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .map(|l| serde_json::from_str::<Value>(l).unwrap()["action"].to_string())
+            .collect::<Vec<_>>()
+    };
+    crate::harness::eventually(Duration::from_secs(10), "the old record to go", || async {
+        (actions() == ["\"recent\""]).then_some(())
+    })
+    .await;
+}
