@@ -21,6 +21,17 @@ pub fn jwks() -> Value {
         "use": "sig", "alg": "EdDSA" }] })
 }
 
+/// Writes [`jwks`] to `jwks.json` in `dir`; returns its path.
+///
+/// # Panics
+/// When the file cannot be written.
+#[must_use]
+pub fn write_jwks(dir: &std::path::Path) -> std::path::PathBuf {
+    let path = dir.join("jwks.json");
+    std::fs::write(&path, jwks().to_string()).expect("write jwks.json");
+    path
+}
+
 /// Seconds since the Unix epoch.
 #[must_use]
 pub fn now() -> i64 {

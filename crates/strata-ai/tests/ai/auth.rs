@@ -97,8 +97,7 @@ fn token(key: &str, aud: &str, roles: &[&str]) -> String {
 #[tokio::test]
 async fn access_tokens_are_accepted_with_their_roles() {
     let dir = tempfile::tempdir().unwrap();
-    let jwks = dir.path().join("jwks.json");
-    std::fs::write(&jwks, strata_testkit::jwt::jwks().to_string()).unwrap();
+    let jwks = strata_testkit::jwt::write_jwks(dir.path());
     let app = gateway(&format!(
         "auth:\n  jwt: {{ issuer: 'https://idp.test', audiences: [strata], jwks_file: '{}' }}\n  roles:\n    analyst: {{ models: ['m'] }}\n    intern: {{ models: ['cheap'] }}\nai:\n  providers:\n    - {{ name: mock, models: [m, cheap] }}\n",
         jwks.display()

@@ -158,8 +158,7 @@ fn token(key: &str, aud: &str, exp_offset: i64) -> String {
 #[tokio::test]
 async fn access_tokens_are_checked_for_signature_expiry_and_audience() {
     let dir = tempfile::tempdir().unwrap();
-    let jwks = dir.path().join("jwks.json");
-    std::fs::write(&jwks, strata_testkit::jwt::jwks().to_string()).unwrap();
+    let jwks = strata_testkit::jwt::write_jwks(dir.path());
     let config = format!(
         "
 auth:

@@ -267,8 +267,7 @@ async fn every_operation_and_refusal_is_audited() {
 #[tokio::test]
 async fn a_token_without_the_servers_scopes_gets_403_insufficient_scope() {
     let dir = tempfile::tempdir().unwrap();
-    let jwks = dir.path().join("jwks.json");
-    std::fs::write(&jwks, strata_testkit::jwt::jwks().to_string()).unwrap();
+    let jwks = strata_testkit::jwt::write_jwks(dir.path());
     let config = format!(
         "
 auth:

@@ -140,3 +140,19 @@ where
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
+
+/// Checks that a scenario script printed `ok NAME` for each of `scenarios` and exited 0;
+/// otherwise fails with its output and the gateway's logs.
+pub fn assert_scenarios(scenarios: &[&str], out: &std::process::Output, logs: &str) {
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let failed: Vec<&str> = scenarios
+        .iter()
+        .copied()
+        .filter(|s| !stdout.lines().any(|l| l == format!("ok {s}")))
+        .collect();
+    assert!(
+        failed.is_empty() && out.status.success(),
+        "scenarios that did not pass: {failed:?}\n--- stdout\n{stdout}\n--- stderr\n{}\n--- strata logs\n{logs}",
+        String::from_utf8_lossy(&out.stderr),
+    );
+}

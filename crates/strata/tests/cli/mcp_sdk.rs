@@ -161,17 +161,7 @@ async fn the_mcp_python_sdk_works_through_the_gateway() {
     for line in stdout.lines().filter(|l| l.starts_with("info ")) {
         eprintln!("{line}");
     }
-    let failed: Vec<&str> = SCENARIOS
-        .iter()
-        .copied()
-        .filter(|s| !stdout.lines().any(|l| l == format!("ok {s}")))
-        .collect();
-    assert!(
-        failed.is_empty() && out.status.success(),
-        "scenarios that did not pass: {failed:?}\n--- stdout\n{stdout}\n--- stderr\n{}\n--- strata logs\n{}",
-        String::from_utf8_lossy(&out.stderr),
-        stack.process.logs()
-    );
+    crate::harness::assert_scenarios(&SCENARIOS, &out, &stack.process.logs());
     // The memory upstream kept its graph where the config told it to.
     let graph = std::fs::read_to_string(&memory_file).unwrap();
     assert!(graph.contains("\"strata-e2e\""), "{graph}");

@@ -56,18 +56,7 @@ async fn two_principals_see_what_their_roles_grant_through_the_mcp_sdk() {
     .await
     .expect("mcp_rbac.py finishes")
     .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let failed: Vec<&str> = SCENARIOS
-        .iter()
-        .copied()
-        .filter(|s| !stdout.lines().any(|l| l == format!("ok {s}")))
-        .collect();
-    assert!(
-        failed.is_empty() && out.status.success(),
-        "scenarios that did not pass: {failed:?}\n--- stdout\n{stdout}\n--- stderr\n{}\n--- strata logs\n{}",
-        String::from_utf8_lossy(&out.stderr),
-        stack.process.logs()
-    );
+    crate::harness::assert_scenarios(&SCENARIOS, &out, &stack.process.logs());
 
     // The admin API shows each principal's calls, the refused one as denied.
     let audit = |query: &str| {
