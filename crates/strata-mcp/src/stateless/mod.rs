@@ -34,6 +34,7 @@ use crate::session::Names;
 use crate::virtual_server::cursor::{self, Position};
 use crate::virtual_server::lists::{Kind, rewrite_page};
 use crate::virtual_server::merge::{PROXIED, merge_flags};
+use crate::virtual_server::policy::not_found;
 use crate::virtual_server::{VirtualServer, names};
 
 pub(crate) use bridge::Bridges;
@@ -158,6 +159,63 @@ async fn direct(
     result.unwrap_or_else(IntoResponse::into_response)
 }
 
+/// The list kind of a resource listing method.
+fn resource_list(method: &str) -> Option<Kind> {
+    match method {
+        "resources/list" => Some(Kind::Resources),
+        "resources/templates/list" => Some(Kind::Templates),
+        _ => None,
+    }
+}
+
+/// Pages read when checking that an upstream has a name.
+const MAX_LOOKUP_PAGES: usize = 100;
+
+/// Whether upstream `index` lists the tool (for `tools/call`) or prompt (`prompts/get`)
+/// named `original`, asked with the client's own `_meta` and headers (`Mcp-Method` set to
+/// the list, no `Mcp-Name`).
+async fn upstream_has(
+    state: &McpState,
+    server: &VirtualServer,
+    index: usize,
+    headers: &HeaderMap,
+    message: &Value,
+    original: &str,
+) -> Result<bool, McpError> {
+    let tool = message.get("method").and_then(Value::as_str) == Some("tools/call");
+    let (method, items) = if tool {
+        ("tools/list", "tools")
+    } else {
+        ("prompts/list", "prompts")
+    };
+    let mut headers = headers.clone();
+    headers.remove("mcp-name");
+    headers.insert("mcp-method", axum::http::HeaderValue::from_static(method));
+    let mut params = json!({});
+    if let Some(meta) = message.pointer("/params/_meta") {
+        params["_meta"] = meta.clone();
+    }
+    for _ in 0..MAX_LOOKUP_PAGES {
+        let list =
+            json!({ "jsonrpc": "2.0", "id": "strata-lookup", "method": method, "params": params });
+        let upstream = &server.upstreams[index];
+        let (_, answer) =
+            upstream::call(&state.connect.client, upstream, &headers, &list, None).await?;
+        let Some(result) = answer.get("result") else {
+            return Ok(false);
+        };
+        let listed = result[items].as_array().into_iter().flatten();
+        if listed.clone().any(|item| item["name"] == original) {
+            return Ok(true);
+        }
+        match result.get("nextCursor").filter(|c| c.is_string()) {
+            Some(cursor) => params["cursor"] = cursor.clone(),
+            None => return Ok(false),
+        }
+    }
+    Ok(false)
+}
+
 /// Whether the roles let `caller` make this call (the error is the missing item's).
 fn permit(
     server: &VirtualServer,
@@ -180,6 +238,18 @@ fn permit(
             text("uri").unwrap_or_default(),
             &empty,
         ),
+        "completion/complete" => {
+            let reference = |field: &str| {
+                params
+                    .and_then(|p| p.pointer(&format!("/ref/{field}")))
+                    .and_then(Value::as_str)
+            };
+            match (reference("name"), reference("uri")) {
+                (Some(prompt), _) => server.permit(caller, Item::Prompt, prompt, &empty),
+                (None, Some(uri)) => server.permit(caller, Item::Resource, uri, &empty),
+                _ => Ok(()),
+            }
+        }
         _ => Ok(()),
     }
 }
@@ -195,6 +265,7 @@ async fn route(
 ) -> Result<Response, McpError> {
     let id = message.get("id").cloned().unwrap_or(Value::Null);
     let client = &state.connect.client;
+    let governed = server.governs(caller);
     match method {
         "server/discover" => discover(state, server, targets, headers, &message).await,
         "tools/list" | "prompts/list" => {
@@ -234,6 +305,17 @@ async fn route(
                     RpcError::invalid_params(format!("unknown {what}: {exposed}")),
                 ));
             };
+            if governed && !upstream_has(state, server, index, headers, &message, &original).await?
+            {
+                // A missing name reads like a forbidden one: the upstream is not asked to call it.
+                let item = if method == "tools/call" {
+                    Item::Tool
+                } else {
+                    Item::Prompt
+                };
+                let e = not_found(item, &exposed);
+                return Ok(error(StatusCode::BAD_REQUEST, &id, e));
+            }
             message["params"]["name"] = original.clone().into();
             upstream::relay(
                 client,
@@ -247,7 +329,46 @@ async fn route(
         "subscriptions/listen" if targets.len() > 1 => {
             listen::merged(state, server, targets, headers, &message).await
         }
-        _ if targets.len() == 1 => {
+        "resources/read"
+        | "completion/complete"
+        | "resources/templates/list"
+        | "resources/list"
+            if targets.len() > 1 || governed =>
+        {
+            // Whoever knows the resource answers; a not-found goes on to the next upstream.
+            let mut last = None;
+            for &index in targets {
+                let (status, mut answer) =
+                    upstream::call(client, &server.upstreams[index], headers, &message, None)
+                        .await?;
+                let not_found = answer.pointer("/error/code").and_then(Value::as_i64)
+                    == Some(code::RESOURCE_NOT_FOUND);
+                if !not_found {
+                    if let (Some(kind), Some(result)) =
+                        (resource_list(method), answer.get_mut("result"))
+                    {
+                        server.filter_list(caller, kind, result);
+                    }
+                    return Ok((status, Json(answer)).into_response());
+                }
+                last = Some((status, answer));
+            }
+            if governed && method == "resources/read" {
+                // A missing resource reads like a forbidden one.
+                let uri = message.pointer("/params/uri").and_then(Value::as_str);
+                let e = not_found(Item::Resource, uri.unwrap_or_default());
+                return Ok(error(StatusCode::BAD_REQUEST, &id, e));
+            }
+            Ok(last.map_or_else(
+                || StatusCode::NOT_FOUND.into_response(),
+                |(s, a)| (s, Json(a)).into_response(),
+            ))
+        }
+        // With one upstream, what the gateway does not know still reaches it, unless roles
+        // govern the caller: then only what the gateway can check passes.
+        _ if targets.len() == 1
+            && (!governed || matches!(method, "ping" | "subscriptions/listen")) =>
+        {
             upstream::relay(
                 client,
                 &server.upstreams[targets[0]],
@@ -256,28 +377,6 @@ async fn route(
                 None,
             )
             .await
-        }
-        "resources/read"
-        | "completion/complete"
-        | "resources/templates/list"
-        | "resources/list" => {
-            // Whoever knows the resource answers; a not-found goes on to the next upstream.
-            let mut last = None;
-            for &index in targets {
-                let (status, answer) =
-                    upstream::call(client, &server.upstreams[index], headers, &message, None)
-                        .await?;
-                let not_found = answer.pointer("/error/code").and_then(Value::as_i64)
-                    == Some(code::RESOURCE_NOT_FOUND);
-                if !not_found {
-                    return Ok((status, Json(answer)).into_response());
-                }
-                last = Some((status, answer));
-            }
-            Ok(last.map_or_else(
-                || StatusCode::NOT_FOUND.into_response(),
-                |(s, a)| (s, Json(a)).into_response(),
-            ))
         }
         _ => Ok(error(
             StatusCode::NOT_FOUND,

@@ -267,3 +267,109 @@ async fn stateless_clients_reach_stdio_and_builtin_upstreams_through_a_bridge_se
     }
     panic!("the listen's session was not ended with its stream");
 }
+
+/// Stateless clients under RBAC: lists show only what the roles grant, and a forbidden tool,
+/// prompt or resource is answered exactly like a missing one.
+#[tokio::test]
+async fn roles_govern_stateless_clients_too() {
+    let fixture = McpFixture::start().await.expect("fixture");
+    let gateway = Gateway::start_config(&format!(
+        "auth:
+  keys:
+    - {{ name: alice, key: sk-alice, roles: [reader] }}
+  roles:
+    reader:
+      tools: [\"fx/test_simple_text\"]
+      resources: [\"fx/test://static-text\"]
+mcp:
+  upstreams:
+    - {{ name: fixture, url: \"{}\" }}
+  servers:
+    - {{ name: fx, upstreams: [fixture] }}
+",
+        fixture.url()
+    ))
+    .await;
+    let url = gateway.url("fx");
+    let ask = |method: &'static str, name: Option<&'static str>, mut params: Value| {
+        let url = url.clone();
+        async move {
+            params["_meta"] = meta();
+            let body = json!({"jsonrpc": "2.0", "id": 9, "method": method, "params": params});
+            let mut request = reqwest::Client::new()
+                .post(&url)
+                .bearer_auth("sk-alice")
+                .header("accept", "application/json, text/event-stream")
+                .header("mcp-protocol-version", VERSION)
+                .header("mcp-method", method);
+            if let Some(name) = name {
+                request = request.header("mcp-name", name);
+            }
+            let reply = read(request.json(&body).send().await.unwrap()).await;
+            (reply.status, reply.last().clone())
+        }
+    };
+    let (status, tools) = ask("tools/list", None, json!({})).await;
+    assert_eq!(status, 200);
+    let names: Vec<&str> = tools["result"]["tools"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|t| t["name"].as_str())
+        .collect();
+    assert_eq!(names, ["test_simple_text"]);
+    let (status, ok) = ask(
+        "tools/call",
+        Some("test_simple_text"),
+        json!({ "name": "test_simple_text", "arguments": {} }),
+    )
+    .await;
+    assert_eq!(status, 200, "{ok}");
+    assert!(ok["result"]["content"][0]["text"].is_string(), "{ok}");
+    let forbidden = ask(
+        "tools/call",
+        Some("test_image_content"),
+        json!({ "name": "test_image_content", "arguments": {} }),
+    )
+    .await;
+    let missing = ask(
+        "tools/call",
+        Some("test_image_contents"),
+        json!({ "name": "test_image_contents", "arguments": {} }),
+    )
+    .await;
+    assert_eq!(forbidden.0, missing.0);
+    assert_eq!(forbidden.1["error"]["code"], missing.1["error"]["code"]);
+    assert_eq!(
+        forbidden.1["error"]["message"],
+        "unknown tool: test_image_content"
+    );
+    assert_eq!(
+        missing.1["error"]["message"],
+        "unknown tool: test_image_contents"
+    );
+    let (_, resources) = ask("resources/list", None, json!({})).await;
+    let uris: Vec<&str> = resources["result"]["resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|r| r["uri"].as_str())
+        .collect();
+    assert_eq!(uris, ["test://static-text"]);
+    let forbidden = ask(
+        "resources/read",
+        None,
+        json!({ "uri": "test://static-binary" }),
+    )
+    .await;
+    let missing = ask("resources/read", None, json!({ "uri": "test://nothing" })).await;
+    assert_eq!(forbidden.0, missing.0);
+    assert_eq!(
+        forbidden.1["error"],
+        json!({ "code": -32002, "message": "resource not found: test://static-binary" })
+    );
+    assert_eq!(
+        missing.1["error"],
+        json!({ "code": -32002, "message": "resource not found: test://nothing" })
+    );
+}
