@@ -4,6 +4,7 @@
 
 mod check;
 mod governance;
+mod governance_more;
 mod harness;
 mod mcp_audit;
 mod mcp_sdk;
