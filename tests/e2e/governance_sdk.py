@@ -1,19 +1,23 @@
 """Drives Strata's ai-layer governance with the official OpenAI and Anthropic Python SDKs.
 
 Environment: STRATA_AI_URL (e.g. http://127.0.0.1:4000). The Rust test that runs this
-configures: keys `sk-open` (guardrail `civil`: a toxicity filter with the word `frobnicate`),
+configures: keys `sk-tok` (tpm 100), `sk-one` (one call at a time; model `slow-1` answers
+after 800 ms), `sk-open` (guardrail `civil`: a toxicity filter with the word `frobnicate`),
 `sk-out` (guardrail `out-pii`: pii_redaction on responses only), `sk-narrow` (models mock-fast*
 only), `sk-slow` (rpm 2), `sk-ops` (team ops with a budget of $0.0005 a day); provider `mock`
 (built-in, models mock-1 and mock-fast, mock-1 priced 10/20 micro-dollars a token); the
 response cache; `sk-hook` (guardrail `hook`: a webhook at 127.0.0.1:$STRATA_WEBHOOK_PORT,
 served by this script, failing closed; and `inject`: prompt_injection blocking), `sk-down`
 (a webhook nobody serves, failing open).
+STRATA_ADMIN_URL is the admin listener (no admin key), where a key is created and spend read.
 Prints `ok <scenario>` for each scenario that passed; any failure raises.
 """
 
 import json
 import os
 import threading
+import time
+import urllib.request
 from http.server import BaseHTTPRequestHandler, HTTPServer
 
 import anthropic
@@ -206,3 +210,65 @@ e = expect(
 )
 assert e.code == "guardrail_blocked" and "inject" in e.message, e
 ok("prompt_injection")
+
+# Tokens per minute: `sk-tok` has tpm 100; a call estimated at about 56 tokens (160
+# characters of input, max_tokens 16) fits once, the second waits for the minute.
+long_text = "x" * 160
+tok = client("sk-tok")
+say(tok, long_text, max_tokens=16)
+e = expect(openai.RateLimitError, lambda: say(tok, long_text, max_tokens=16))
+assert e.status_code == 429 and int(e.response.headers["retry-after"]) >= 1, e
+ok("token_limit")
+
+# Concurrent requests: `sk-one` may have one call in flight; model `slow-1` answers after
+# 800 ms, so of three calls at once two are refused.
+results = []
+
+
+def slow_call():
+    try:
+        say(client("sk-one"), "slow please", model="slow-1", max_tokens=16)
+        results.append("ok")
+    except openai.RateLimitError as err:
+        results.append(err.code)
+
+
+threads = [threading.Thread(target=slow_call) for _ in range(3)]
+for t in threads:
+    t.start()
+for t in threads:
+    t.join()
+assert sorted(results) == ["ok", "rate_limit_exceeded", "rate_limit_exceeded"], results
+ok("concurrency_limit")
+
+# A key created through the admin API works in the SDK at once, and its spend is reported.
+
+ADMIN = os.environ["STRATA_ADMIN_URL"]
+
+
+def admin(method, path, body=None):
+    data = json.dumps(body).encode() if body is not None else None
+    request = urllib.request.Request(ADMIN + path, data=data, method=method)
+    request.add_header("content-type", "application/json")
+    with urllib.request.urlopen(request, timeout=10) as response:
+        return json.loads(response.read())
+
+
+created = admin("POST", "/admin/api/keys", {"name": "sdk-made", "models": ["mock-*"]})
+plain = created["key"]
+assert plain.startswith("sk-strata-"), created
+reply = say(client(plain), "hello from a new key", max_tokens=16)
+assert reply.choices[0].message.content, reply
+for _ in range(50):
+    report = admin("GET", "/admin/api/spend?by=key&since=1h")
+    rows = [r for r in report["rows"] if r["group"] == "sdk-made"]
+    if rows and rows[0]["requests"] >= 1:
+        break
+    time.sleep(0.1)
+else:
+    raise AssertionError(f"no spend for sdk-made: {report}")
+assert rows[0]["cost_usd"] > 0, rows
+admin("DELETE", "/admin/api/keys/sdk-made")
+e = expect(openai.AuthenticationError, lambda: say(client(plain), "revoked?"))
+assert e.status_code == 401, e
+ok("stored_key_and_spend")

@@ -374,10 +374,15 @@ async fn the_official_sdks_meet_every_policy() {
             .port()
     };
     let (webhook_port, closed_port) = (free(), free());
+    // `slow-1` answers after 800 ms: the concurrency scenario's three calls overlap.
+    let slow = MockLlm::start().await;
+    slow.script((0..3).map(|_| strata_testkit::Behavior::Delay(Duration::from_millis(800))));
     let extra = format!(
         "
 auth:
   keys:
+    - {{ name: tok, key: sk-tok, limits: {{ tpm: 100 }} }}
+    - {{ name: one, key: sk-one, limits: {{ concurrent: 1 }} }}
     - {{ name: open, key: sk-open, guardrails: [civil] }}
     - {{ name: out, key: sk-out, guardrails: [out-pii] }}
     - {{ name: narrow, key: sk-narrow, models: ['mock-fast*'] }}
@@ -397,7 +402,9 @@ ai:
   cache: {{ ttl: 1m }}
   providers:
     - {{ name: mock, models: [mock-1, mock-fast], pricing: {{ mock-1: {{ input: 10, output: 20 }} }} }}
-"
+    - {{ name: slow, kind: openai, api_base: '{slow_url}', models: [slow-1] }}
+",
+        slow_url = slow.base_url
     );
     let stack = Stack::start(&extra, &["--layers", "ai"], &[]).await;
     let out = tokio::process::Command::new(&python)
@@ -406,6 +413,7 @@ ai:
             "STRATA_AI_URL",
             format!("http://127.0.0.1:{}", stack.ports.ai),
         )
+        .env("STRATA_ADMIN_URL", stack.ports.admin_url(""))
         .env("STRATA_WEBHOOK_PORT", webhook_port.to_string())
         .output()
         .await
@@ -428,6 +436,9 @@ ai:
         "cache",
         "webhook",
         "prompt_injection",
+        "token_limit",
+        "concurrency_limit",
+        "stored_key_and_spend",
     ] {
         assert!(
             stdout.lines().any(|l| l == format!("ok {scenario}")),
