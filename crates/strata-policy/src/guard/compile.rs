@@ -12,7 +12,7 @@ use super::phrase::{
     Atom, boundary, literal, obfuscated, prefixes, seq, slots_prefixes, slots_regex,
 };
 use super::pii::{self, Check};
-use super::scan::{CUSTOM_WINDOW, Local, Rule, Source, Tag};
+use super::scan::{CUSTOM_WINDOW, HOLD_CAP, Local, Rule, Source, Tag};
 use super::webhook::Webhook;
 
 /// A compiled guardrail.
@@ -136,7 +136,7 @@ pub(crate) fn compile(def: &Guardrail, http: &reqwest::Client) -> Result<Guard, 
                 sources,
                 Vec::new(),
                 false,
-                CUSTOM_WINDOW,
+                custom_window(&def.patterns),
                 Rule::Regex,
             ))
         }
@@ -222,6 +222,19 @@ fn pii_local(entities: &[PiiEntity]) -> Local {
 }
 
 /// Custom `patterns`, tagged from `base`; their anchored forms for identification.
+/// How far a stream holds back text for custom patterns: the longest match any of them can
+/// have (so a match split across chunks is still found whole), at least [`CUSTOM_WINDOW`]
+/// (also what a pattern without a longest match, such as `\d+`, gets), at most
+/// [`HOLD_CAP`].
+fn custom_window(patterns: &[String]) -> usize {
+    patterns
+        .iter()
+        .filter_map(|p| regex_syntax::Parser::new().parse(p).ok())
+        .filter_map(|hir| hir.properties().maximum_len())
+        .fold(CUSTOM_WINDOW, usize::max)
+        .min(HOLD_CAP)
+}
+
 fn custom(
     name: &str,
     patterns: &[String],
@@ -320,7 +333,7 @@ fn toxicity_local(
     let window = if custom_sources.is_empty() {
         0
     } else {
-        CUSTOM_WINDOW
+        custom_window(patterns)
     };
     sources.extend(custom_sources);
     weights.extend(custom_weights);
@@ -354,7 +367,7 @@ fn injection_local(name: &str, patterns: &[String]) -> Result<Local, GuardError>
     let window = if custom_sources.is_empty() {
         0
     } else {
-        CUSTOM_WINDOW
+        custom_window(patterns)
     };
     let mut sources = vec![builtin];
     sources.extend(custom_sources);

@@ -66,11 +66,14 @@
 //!
 //! [`StreamGuard`] applies the local response-side guardrails to streamed text: for any
 //! split of a text into pieces, what it emits equals [`Guards::check`] on the whole text (or
-//! it blocks), as long as no custom pattern match is longer than 128 bytes. It holds back only
+//! it blocks), as long as no match of a custom pattern without a longest match (such as
+//! `\d+`) is longer than 128 bytes. It holds back only
 //! the tail that could still begin a match: each built-in pattern has a *prefix* expression
 //! matching every beginning of its matches, so ordinary prose comes out piece by piece,
 //! minus the last partial word (and the start of a phrase that could still complete: "act as"
-//! holds the rest of its line, up to 140 characters). Custom `patterns` hold back their last 128 bytes; a started
+//! holds the rest of its line, up to 140 characters). Custom `patterns` hold back as many bytes
+//! as their longest match can have (at least 128; 128 for a pattern with no longest match,
+//! such as `\d+`; at most 32 KiB); a started
 //! `-----BEGIN … PRIVATE KEY-----` block is held until its end line (up to 16 KiB, after
 //! which the key-looking text is treated as the secret). Nothing is ever held beyond 32 KiB.
 

@@ -46,6 +46,23 @@ fn matches_split_across_chunks() {
     assert_eq!(run(&g, &pem).0, "key: [SECRET]\ndone");
 }
 
+/// A custom pattern whose matches are longer than the default hold (128 bytes) is held as far
+/// as its longest match, so a match split anywhere is still found whole.
+#[test]
+fn long_custom_matches_split_across_chunks() {
+    let mut tokens = def("tokens", GuardrailKind::Regex);
+    tokens.patterns = vec![r"TOKEN-[0-9a-f]{300}".into()];
+    let g = guards(&[tokens], &["tokens"]);
+    let secret = format!("TOKEN-{}", "ab".repeat(150));
+    let text = format!("here: {secret} end");
+    let whole = g.check(GuardSide::Response, &text).unwrap().text.unwrap();
+    assert_eq!(whole, "here: [REDACTED:tokens] end");
+    for cut in [10, 100, 200, 250, 300] {
+        let (a, b) = text.split_at(cut);
+        assert_eq!(run(&g, &[a, b]).0, whole, "cut at {cut}");
+    }
+}
+
 #[test]
 fn prose_comes_out_chunk_by_chunk() {
     let g = guards(
