@@ -5,6 +5,7 @@ mod admin;
 mod audit;
 mod commands;
 mod dispatch;
+pub mod doctor;
 mod error;
 mod keys;
 mod keys_cli;
@@ -17,6 +18,7 @@ mod server;
 
 pub use audit::{AuditOptions, audit};
 pub use commands::{check, schema};
+pub use doctor::{DoctorOptions, LiveOptions, checklist, doctor};
 pub use error::AppError;
 pub use keys::NewKey;
 pub use keys_cli::{KeysCommand, SpendOptions, keys, spend};

@@ -41,6 +41,28 @@ enum Command {
     },
     /// Print the JSON Schema of the config file.
     Schema,
+    /// Check a config for known misconfigurations (and, with --live, the running deployment it
+    /// describes); prints a pass/warn/fail table with a fix for each, exits 1 when one fails.
+    Doctor {
+        /// Config file; the embedded defaults when absent.
+        #[arg(long, short, env = "STRATA_CONFIG")]
+        config: Option<PathBuf>,
+        /// Also check the running deployment through its listeners.
+        #[arg(long)]
+        live: bool,
+        /// The key presented to the ai, mcp and agent layers by --live.
+        #[arg(long, env = "STRATA_DOCTOR_KEY")]
+        key: Option<String>,
+        /// How many processes will run this config (shared state is checked above 1).
+        #[arg(long, default_value_t = 1)]
+        replicas: u32,
+        /// table or json.
+        #[arg(long, default_value = "table")]
+        format: String,
+        /// Print the checklist (docs/checklist.md) and exit.
+        #[arg(long)]
+        checklist: bool,
+    },
     /// Workflow runs: list, show as a tree, replay from the journal, cancel.
     Runs {
         /// Config file (its `storage`); the embedded defaults when absent.
@@ -337,6 +359,36 @@ impl Cli {
                 },
                 "strata spend",
             ),
+            Command::Doctor {
+                config,
+                live,
+                key,
+                replicas,
+                format,
+                checklist,
+            } => {
+                if checklist {
+                    print!("{}", strata_app::checklist());
+                    return ExitCode::SUCCESS;
+                }
+                let options = strata_app::DoctorOptions {
+                    config,
+                    replicas,
+                    live: live.then_some(strata_app::LiveOptions { key }),
+                    format,
+                };
+                let mut passed = false;
+                let code = run_async(
+                    async {
+                        let (text, ok) = strata_app::doctor(options).await?;
+                        print!("{text}");
+                        passed = ok;
+                        Ok(())
+                    },
+                    "strata doctor",
+                );
+                if passed { code } else { ExitCode::FAILURE }
+            }
             Command::Audit {
                 config,
                 principal,

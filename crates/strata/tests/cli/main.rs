@@ -3,6 +3,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod check;
+mod doctor;
 mod governance;
 mod governance_more;
 mod harness;
