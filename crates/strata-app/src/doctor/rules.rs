@@ -43,7 +43,7 @@ pub(super) static CHECKS: &[Check] = &[
     Check {
         id: "ai.fallback",
         title: "providers have a fallback and bounded timeouts",
-        why: "A provider without `fallback` (and not in a route with another target) fails every call while it is down; a total timeout of zero or over 10 minutes lets calls hang. Set `fallback:` or a route, and `timeouts.total`.",
+        why: "A provider without `fallback` (and neither another's fallback nor in a route with another target) fails every call while it is down; a total timeout of zero or over 10 minutes lets calls hang. Set `fallback:` or a route, and `timeouts.total`.",
         run: ai_fallback,
     },
     Check {
@@ -262,7 +262,12 @@ fn ai_fallback(ctx: &Context<'_>) -> Found {
             r.targets.iter().any(|t| t.provider == p.name)
                 && r.targets.iter().any(|t| t.provider != p.name)
         });
-        if p.fallback.is_none() && !in_route_with_others {
+        // The last provider of a fallback chain has one before it.
+        let someones_fallback =
+            c.ai.providers
+                .iter()
+                .any(|other| other.fallback.as_deref() == Some(p.name.as_str()));
+        if p.fallback.is_none() && !in_route_with_others && !someones_fallback {
             out.push(found(
                 Status::Warn,
                 format!("provider `{}` has no fallback", p.name),

@@ -97,3 +97,57 @@ async fn the_live_checks_pass_against_a_running_stack() {
         "{text}"
     );
 }
+
+/// Every reference topology in `examples/topologies/` loads and passes the static checks
+/// (with its secrets from the environment, as in production), `scale-out.yaml` for 3 replicas.
+#[test]
+fn the_reference_topologies_pass_the_checks() {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples/topologies");
+    let env = [
+        "APP_KEY",
+        "AGENT_TIER_KEY",
+        "OPENAI_API_KEY",
+        "ANTHROPIC_API_KEY",
+        "AZURE_OPENAI_KEY",
+        "SEARCH_TOKEN",
+        "STRATA_ADMIN_KEY",
+    ];
+    let mut checked = 0;
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_none_or(|e| e != "yaml") {
+            continue;
+        }
+        let replicas = if path.ends_with("scale-out.yaml") {
+            "3"
+        } else {
+            "1"
+        };
+        let mut command = Command::new(bin());
+        command
+            .args(["doctor", "--config"])
+            .arg(&path)
+            .args(["--replicas", replicas])
+            .env("STRATA_STORAGE_URL", "postgres://strata@db.internal/strata")
+            .env("STRATA_REDIS_URL", "redis://redis.internal:6379")
+            .env("AZURE_OPENAI_BASE", "https://example.openai.azure.com");
+        for name in env {
+            command.env(name, format!("value-of-{name}"));
+        }
+        let out = command.output().unwrap();
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success(),
+            "{}:\n{text}{}",
+            path.display(),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(
+            text.contains("0 warnings, 0 failed"),
+            "{}:\n{text}",
+            path.display()
+        );
+        checked += 1;
+    }
+    assert_eq!(checked, 5);
+}

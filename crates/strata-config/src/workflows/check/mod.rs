@@ -47,8 +47,11 @@ pub(crate) fn references(
 ) {
     let flows: Vec<&str> = workflows.iter().map(String::as_str).collect();
     let servers: Vec<&str> = config.mcp.servers.iter().map(|s| s.name.as_str()).collect();
-    // A provider without a model list serves every model: then any name may be right.
-    let any_model = config.ai.providers.iter().any(|p| p.models.is_empty());
+    // A provider without a model list serves every model: then any name may be right. A layer
+    // reached over HTTP (`agent.ai`, `agent.mcp`) has models and servers this config cannot see.
+    let any_model =
+        config.agent.ai.is_some() || config.ai.providers.iter().any(|p| p.models.is_empty());
+    let remote_tools = config.agent.mcp.is_some();
     let mut models: Vec<&str> = config.ai.routes.iter().map(|r| r.name.as_str()).collect();
     models.extend(
         config
@@ -67,7 +70,9 @@ pub(crate) fn references(
             let at = path(&call.at, &["llm", "model"]);
             known_ref(report, &at, "model", &llm.model, &models);
         }
-        if let Some(tool) = call.tool {
+        if let Some(tool) = call.tool
+            && !remote_tools
+        {
             let at = path(&call.at, &["tool", "server"]);
             known_ref(report, &at, "virtual server", &tool.server, &servers);
         }

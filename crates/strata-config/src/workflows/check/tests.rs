@@ -479,6 +479,15 @@ steps:
         errs.iter().any(|e| e.contains("unknown model `gpt-5`")),
         "{errs:?}"
     );
+    // Layers reached over HTTP have models and servers this config cannot see.
+    let remote = "agent:\n  ai: { url: 'http://ai:4000/v1', key: k }\n  mcp: { url: 'http://mcp:4001', key: k }\n";
+    let errs = reference_errors(text, remote, &all);
+    assert!(
+        !errs
+            .iter()
+            .any(|e| e.contains("model") || e.contains("server")),
+        "{errs:?}"
+    );
 }
 
 #[test]
