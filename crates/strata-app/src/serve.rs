@@ -130,7 +130,7 @@ async fn run(options: ServeOptions, config: Config, source: &str) -> Result<(), 
     }
     let deps = LayerDeps {
         ai: strata_ai::Deps::new(metrics.clone()).with_governance(governance),
-        mcp: strata_mcp::Deps::new()
+        mcp: mcp_deps(&config, &store)
             .with_stored_keys(stored_keys.clone())
             .with_audit(audit.clone())
             .with_limiter(limiter),
@@ -228,6 +228,27 @@ async fn run(options: ServeOptions, config: Config, source: &str) -> Result<(), 
         "stopped"
     );
     Ok(())
+}
+
+/// The mcp layer's dependencies; with Redis, the session directory shared by the replicas.
+fn mcp_deps(config: &Config, store: &Store) -> strata_mcp::Deps {
+    let deps = strata_mcp::Deps::new();
+    let Some(redis) = store.redis() else {
+        return deps;
+    };
+    let advertise = config.mcp.advertise_url.clone().or_else(|| {
+        let addr = Listeners::parse(&config.listeners.mcp).ok()?;
+        (!addr.ip().is_unspecified()).then(|| format!("http://{addr}"))
+    });
+    match advertise {
+        Some(url) => deps.with_directory(redis.conn(), url),
+        None => {
+            tracing::warn!(
+                "the mcp listener is on an unspecified address: set mcp.advertise_url for other replicas to reach its sessions"
+            );
+            deps
+        }
+    }
 }
 
 fn spawn_signal_handlers(app: Arc<AppState>) -> Result<(), AppError> {

@@ -306,6 +306,12 @@ pub(crate) fn check_semantics(report: &mut Report<'_>, json: &Value) {
         json.pointer("/mcp/public_url"),
         &["http", "https"],
     );
+    check_url(
+        report,
+        &[key("mcp"), key("advertise_url")],
+        json.pointer("/mcp/advertise_url"),
+        &["http", "https"],
+    );
     for layer in ["ai", "mcp"] {
         let ptr = format!("/agent/{layer}/url");
         check_url(

@@ -8,6 +8,7 @@
 
 mod audit;
 mod auth;
+mod directory;
 mod downstream;
 mod duplex;
 mod error;
@@ -49,6 +50,8 @@ pub struct Deps {
     limiter: strata_policy::limits::Limiter,
     /// The audit log's writer; none when the layer runs without a store.
     audit: Option<strata_store::BatchWriter<strata_store::AuditRecord>>,
+    /// Which replica holds which session (with Redis); none for a single process.
+    directory: Option<(redis::aio::ConnectionManager, String)>,
 }
 
 impl Default for Deps {
@@ -75,7 +78,20 @@ impl Deps {
             reaper: Arc::default(),
             limiter: strata_policy::limits::Limiter::local(),
             audit: None,
+            directory: None,
         }
+    }
+
+    /// The same, sharing sessions with the other replicas on `redis`: this replica's mcp
+    /// listener is reached by them at `advertise` (e.g. `http://10.0.0.5:4001`).
+    #[must_use]
+    pub fn with_directory(
+        mut self,
+        redis: redis::aio::ConnectionManager,
+        advertise: String,
+    ) -> Self {
+        self.directory = Some((redis, advertise));
+        self
     }
 
     /// The same, writing the audit log with `writer`.
@@ -232,6 +248,14 @@ fn state(config: &Config, deps: &Deps) -> Result<http::McpState, McpError> {
             cancel: CancellationToken::new(),
         },
         idle_timeout: mcp.session_idle_timeout.0,
+        directory: deps.directory.as_ref().map(|(redis, me)| {
+            Arc::new(directory::Directory::new(
+                redis.clone(),
+                me,
+                mcp.session_idle_timeout.0,
+                deps.http.clone(),
+            ))
+        }),
         legacy: deps.legacy.clone(),
         bridges: deps.bridges.clone(),
     };

@@ -61,7 +61,7 @@ pub(super) static CHECKS: &[Check] = &[
     Check {
         id: "scale.shared-state",
         title: "several replicas share Postgres and Redis",
-        why: "Replicas on SQLite each keep their own runs, keys and audit log, and without Redis each admits the full rate limit and budget. With `--replicas` above 1, use `storage.url: postgres://…` and `storage.redis`.",
+        why: "Replicas on SQLite each keep their own runs, keys and audit log, without Redis each admits the full rate limit and budget, and without `mcp.advertise_url` (on a `0.0.0.0` listener) the others cannot reach its MCP sessions. With `--replicas` above 1, use `storage.url: postgres://…`, `storage.redis` and `mcp.advertise_url`.",
         run: shared_state,
     },
     Check {
@@ -361,6 +361,18 @@ fn shared_state(ctx: &Context<'_>) -> Found {
                 ctx.replicas
             ),
             "set storage.redis: redis://…",
+        ));
+    }
+    let unspecified = c
+        .listeners
+        .mcp
+        .parse::<SocketAddr>()
+        .is_ok_and(|a| a.ip().is_unspecified());
+    if unspecified && c.mcp.advertise_url.is_none() && !c.mcp.servers.is_empty() {
+        out.push(found(
+            Status::Warn,
+            "the mcp listener is on 0.0.0.0 without mcp.advertise_url: other replicas cannot reach its sessions".into(),
+            "set mcp.advertise_url: http://THIS-HOST:PORT",
         ));
     }
     out

@@ -29,6 +29,11 @@ pub struct McpConfig {
     /// tokens must carry. Without it, only `auth.jwt.audiences` are accepted.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub public_url: Option<String>,
+    /// How the other replicas reach this process's mcp listener (e.g. `http://10.0.0.5:4001`),
+    /// for the session directory they share through `storage.redis`; default: the listener's
+    /// own address (which must then not be `0.0.0.0`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub advertise_url: Option<String>,
 }
 
 impl Default for McpConfig {
@@ -40,6 +45,7 @@ impl Default for McpConfig {
             allowed_hosts: Vec::new(),
             allowed_origins: Vec::new(),
             public_url: None,
+            advertise_url: None,
         }
     }
 }

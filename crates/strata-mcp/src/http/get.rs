@@ -30,6 +30,10 @@ pub(super) async fn open(
         ));
     }
     guard::check_version(&headers)?;
+    if let Some(owner) = super::held_elsewhere(&state, &headers).await {
+        let (method, body) = (axum::http::Method::GET, axum::body::Bytes::new());
+        return super::forward(&state, &owner, method, &server.name, &headers, body).await;
+    }
     let session = super::find_session(&state, &server, &headers, caller.as_deref()).await?;
     let resume = headers
         .get("last-event-id")
@@ -61,7 +65,14 @@ pub(super) async fn delete(
         .auth
         .authenticate(&server, &headers, principal)
         .await?;
+    if let Some(owner) = super::held_elsewhere(&state, &headers).await {
+        let (method, body) = (axum::http::Method::DELETE, axum::body::Bytes::new());
+        return super::forward(&state, &owner, method, &server.name, &headers, body).await;
+    }
     let session = super::find_session(&state, &server, &headers, caller.as_deref()).await?;
+    if let Some(directory) = &state.directory {
+        directory.forget(&session.id).await;
+    }
     if state.sessions.remove(&session.id).await {
         Ok(StatusCode::OK.into_response())
     } else {

@@ -33,6 +33,8 @@ pub(crate) struct McpState {
     pub idle_timeout: Duration,
     pub legacy: LegacyConnections,
     pub bridges: crate::stateless::Bridges,
+    /// The session directory shared with other replicas (with Redis).
+    pub directory: Option<Arc<crate::directory::Directory>>,
 }
 
 impl McpState {
@@ -44,6 +46,34 @@ impl McpState {
 }
 
 pub(crate) use legacy::LegacyConnections;
+
+/// The replica that holds the session a request names, when it is not this one: the request
+/// is then passed to it.
+async fn held_elsewhere(state: &McpState, headers: &axum::http::HeaderMap) -> Option<String> {
+    let directory = state.directory.as_ref()?;
+    let id = guard::session_id(headers).ok()?;
+    if state.sessions.get(id).is_some() {
+        return None;
+    }
+    directory.elsewhere(id).await
+}
+
+/// Passes a request to the replica holding its session.
+async fn forward(
+    state: &McpState,
+    owner: &str,
+    method: axum::http::Method,
+    server: &str,
+    headers: &axum::http::HeaderMap,
+    body: axum::body::Bytes,
+) -> Result<axum::response::Response, crate::McpError> {
+    let directory = state
+        .directory
+        .as_ref()
+        .ok_or(crate::McpError::UnknownSession)?;
+    let path = format!("/mcp/{server}");
+    directory.forward(owner, method, &path, headers, body).await
+}
 
 /// The session a request names, if `caller` opened it on `server`. Another principal
 /// presenting its id finds nothing, exactly as for an unknown id; the attempt is audited.
@@ -59,6 +89,9 @@ async fn find_session(
         .filter(|s| s.server.name == server.name)
         .ok_or(crate::McpError::UnknownSession)?;
     if session.owned_by(caller) {
+        if let Some(directory) = &state.directory {
+            directory.touch(&session.id);
+        }
         return Ok(session);
     }
     let who = crate::auth::name_of(caller);

@@ -63,6 +63,10 @@ pub(super) async fn handle(
         .await;
     }
     guard::check_version(&headers)?;
+    if let Some(owner) = super::held_elsewhere(&state, &headers).await {
+        let method = axum::http::Method::POST;
+        return super::forward(&state, &owner, method, &server.name, &headers, body).await;
+    }
     let session = super::find_session(&state, &server, &headers, caller.as_deref()).await?;
     match message {
         Message::Request { id, method, params } => {
@@ -83,6 +87,9 @@ async fn initialize(
     caller: Option<Arc<crate::auth::Caller>>,
 ) -> Result<Response, McpError> {
     let (session, result) = downstream::initialize(state, server, caller, params).await?;
+    if let Some(directory) = &state.directory {
+        directory.register(&session.id).await;
+    }
     let mut response = axum::Json(jsonrpc::response(id, Ok(result))).into_response();
     if let Ok(value) = HeaderValue::from_str(&session.id) {
         response.headers_mut().insert(SESSION_HEADER, value);

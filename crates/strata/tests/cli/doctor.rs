@@ -130,7 +130,8 @@ fn the_reference_topologies_pass_the_checks() {
             .args(["--replicas", replicas])
             .env("STRATA_STORAGE_URL", "postgres://strata@db.internal/strata")
             .env("STRATA_REDIS_URL", "redis://redis.internal:6379")
-            .env("AZURE_OPENAI_BASE", "https://example.openai.azure.com");
+            .env("AZURE_OPENAI_BASE", "https://example.openai.azure.com")
+            .env("STRATA_ADVERTISE_URL", "http://10.0.0.5:4001");
         for name in env {
             command.env(name, format!("value-of-{name}"));
         }

@@ -8,6 +8,7 @@ mod governance;
 mod governance_more;
 mod harness;
 mod mcp_audit;
+mod mcp_replicas;
 mod mcp_sdk;
 mod mcp_security;
 mod mcp_stdio;
