@@ -200,6 +200,9 @@ async fn run(options: ServeOptions, config: Config, source: &str) -> Result<(), 
         up.store(true, Ordering::Release);
     }
     tracing::info!(version = strata_core::VERSION, layers = ?layer_names, "strata is serving");
+    if options.config.is_none() {
+        print_next_steps(&listeners_config);
+    }
 
     let mcp = app.deps.mcp.clone();
     let draining = shutdown.clone();
@@ -228,6 +231,33 @@ async fn run(options: ServeOptions, config: Config, source: &str) -> Result<(), 
         "stopped"
     );
     Ok(())
+}
+
+/// Prints what to try against the embedded defaults, once they serve.
+#[allow(clippy::print_stdout)]
+fn print_next_steps(listeners: &Listeners) {
+    println!("{}", next_steps(listeners));
+}
+
+/// What to try against the embedded defaults.
+fn next_steps(listeners: &Listeners) -> String {
+    format!(
+        "\nStrata is serving the embedded defaults (mock provider `mock-1`, demo tool server `demo`, workflow `demo`). Try:\n\
+         \x20 curl -s {ai}/v1/chat/completions -H 'content-type: application/json' -d '{{\"model\":\"mock-1\",\"messages\":[{{\"role\":\"user\",\"content\":\"hello\"}}]}}'\n\
+         \x20 curl -s {agent}/v1/workflows/demo/runs -H 'content-type: application/json' -d '{{\"input\":{{\"question\":\"hi\"}},\"wait\":true}}'\n\
+         \x20 an MCP client at {mcp}/mcp/demo (Streamable HTTP), or: strata mcp-stdio --server demo\n\
+         \x20 strata doctor --live        # the deployment checklist against this stack\n\
+         \x20 strata runs list; strata audit --limit 20; strata spend\n\
+         \x20 curl -s {admin}/metrics\n",
+        ai = base_url(&listeners.ai),
+        agent = base_url(&listeners.agent),
+        mcp = base_url(&listeners.mcp),
+        admin = base_url(&listeners.admin),
+    )
+}
+
+fn base_url(addr: &str) -> String {
+    format!("http://{}", addr.replace("0.0.0.0", "127.0.0.1"))
 }
 
 /// The mcp layer's dependencies; with Redis, the session directory shared by the replicas.
@@ -281,5 +311,19 @@ mod tests {
         );
         assert!(mock.models.contains(&"mock-1".to_string()));
         assert_eq!(config.workflows[0].name, "demo");
+    }
+
+    #[test]
+    fn the_next_steps_name_the_listeners_and_the_demo_things() {
+        let text = next_steps(&Listeners::default());
+        for expected in [
+            "http://127.0.0.1:4000/v1/chat/completions",
+            "http://127.0.0.1:4002/v1/workflows/demo/runs",
+            "http://127.0.0.1:4001/mcp/demo",
+            "strata doctor --live",
+            "http://127.0.0.1:4003/metrics",
+        ] {
+            assert!(text.contains(expected), "{expected} not in {text}");
+        }
     }
 }
