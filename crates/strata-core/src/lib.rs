@@ -16,6 +16,10 @@ pub struct Principal {
     pub name: Option<String>,
 }
 
+/// The header in which a caller whose role may `delegate` (the agent tier's key) names the
+/// principal it acts for; the layers then apply that principal's roles, limits and audit.
+pub const ON_BEHALF_OF: &str = "x-strata-on-behalf-of";
+
 /// The version of this build, as written in the workspace manifest.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 

@@ -41,6 +41,7 @@ pub(crate) fn name_of(caller: Option<&Caller>) -> Option<&str> {
 #[derive(Debug, Default)]
 pub(crate) struct McpAuth {
     keys: ApiKeys,
+    delegation: strata_policy::Delegation,
     jwt: Option<JwtValidator>,
     issuer: Option<String>,
     /// `mcp.public_url`, without a trailing slash.
@@ -62,6 +63,7 @@ impl McpAuth {
         };
         Ok(Self {
             keys: ApiKeys::with_stored(&config.auth.keys, stored),
+            delegation: strata_policy::Delegation::new(&config.auth),
             jwt,
             issuer: config.auth.jwt.as_ref().map(|j| j.issuer.clone()),
             public_url: config
@@ -132,6 +134,18 @@ impl McpAuth {
             .filter(|t| !t.is_empty())
             .ok_or_else(|| refuse("send an API key or access token as `Authorization: Bearer`"))?;
         if let Some(key) = self.keys.verify(token) {
+            // The agent tier acting for a run's principal: that principal's roles apply.
+            if let Some(principal) = self.delegation.acting_for(&key, headers) {
+                let roles = self
+                    .keys
+                    .by_name(principal)
+                    .map(|k| k.roles.clone())
+                    .unwrap_or_default();
+                return Ok(Some(Arc::new(Caller {
+                    name: principal.to_string(),
+                    roles,
+                })));
+            }
             return Ok(Some(Arc::new(Caller {
                 name: key.name.clone(),
                 roles: key.roles.clone(),

@@ -206,6 +206,45 @@ impl ApiKeys {
     }
 }
 
+/// Which keys may act for another principal (`delegate: true` on one of their roles), and
+/// whom they act for in a request.
+#[derive(Debug, Default, Clone)]
+pub struct Delegation {
+    roles: std::collections::HashSet<String>,
+}
+
+impl Delegation {
+    #[must_use]
+    pub fn new(auth: &Auth) -> Self {
+        Self {
+            roles: auth
+                .roles
+                .iter()
+                .filter(|(_, role)| role.delegate)
+                .map(|(name, _)| name.clone())
+                .collect(),
+        }
+    }
+
+    /// The principal `key` acts for in a request with `headers`: the one named in
+    /// `X-Strata-On-Behalf-Of` when the key may delegate, `None` otherwise (the header of a
+    /// key that may not is ignored: the call is the key's own).
+    #[must_use]
+    pub fn acting_for<'h>(&self, key: &KeyIdentity, headers: &'h HeaderMap) -> Option<&'h str> {
+        let named = headers
+            .get(strata_core::ON_BEHALF_OF)
+            .and_then(|v| v.to_str().ok())
+            .map(str::trim)
+            .filter(|n| !n.is_empty())?;
+        if key.roles.iter().any(|r| self.roles.contains(r)) {
+            Some(named)
+        } else {
+            tracing::info!(key = %key.name, "a key that may not delegate named a principal; ignored");
+            None
+        }
+    }
+}
+
 /// Which models roles and teams admit, compiled once per config generation.
 #[derive(Debug, Default)]
 pub struct ModelAccess {
@@ -378,5 +417,28 @@ mod tests {
         assert_eq!(presented_key(&h), Some("k3"));
         h.insert("authorization", "Basic abc".parse().unwrap());
         assert_eq!(presented_key(&h), Some("k3"));
+    }
+
+    #[test]
+    fn only_keys_whose_role_delegates_act_for_others() {
+        let mut auth = Auth::default();
+        auth.keys = vec![key("tier", "sk-tier"), key("plain", "sk-plain")];
+        auth.keys[0].roles = vec!["tier".into()];
+        auth.roles.insert(
+            "tier".into(),
+            Role {
+                delegate: true,
+                ..Role::default()
+            },
+        );
+        let keys = ApiKeys::new(&auth.keys);
+        let delegation = Delegation::new(&auth);
+        let mut headers = HeaderMap::new();
+        headers.insert(strata_core::ON_BEHALF_OF, "alice".parse().unwrap());
+        let tier = keys.verify("sk-tier").unwrap();
+        let plain = keys.verify("sk-plain").unwrap();
+        assert_eq!(delegation.acting_for(&tier, &headers), Some("alice"));
+        assert_eq!(delegation.acting_for(&plain, &headers), None);
+        assert_eq!(delegation.acting_for(&tier, &HeaderMap::new()), None);
     }
 }

@@ -8,4 +8,4 @@ pub mod jwt;
 mod keys;
 pub mod limits;
 
-pub use keys::{ApiKeys, KeyIdentity, ModelAccess, StoredKeys, presented_key};
+pub use keys::{ApiKeys, Delegation, KeyIdentity, ModelAccess, StoredKeys, presented_key};

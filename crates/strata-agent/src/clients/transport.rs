@@ -51,7 +51,8 @@ impl Transport for InProcess {
     }
 }
 
-/// The layer at a URL, with the agent layer's own key.
+/// The layer at a URL, with the agent layer's own key, naming the run's principal in
+/// `X-Strata-On-Behalf-Of` (honoured when the key's role may `delegate`).
 #[derive(Debug, Clone)]
 pub struct Http {
     client: reqwest::Client,
@@ -82,6 +83,15 @@ impl Transport for Http {
             let auth = format!("Bearer {}", self.key.expose());
             if let Ok(value) = http::HeaderValue::from_str(&auth) {
                 headers.insert(header::AUTHORIZATION, value);
+            }
+            // The run's principal, for a layer that lets this key act for it.
+            let principal = parts
+                .extensions
+                .get::<strata_core::Principal>()
+                .and_then(|p| p.name.as_deref())
+                .and_then(|n| http::HeaderValue::from_str(n).ok());
+            if let Some(principal) = principal {
+                headers.insert(strata_core::ON_BEHALF_OF, principal);
             }
             let response = self
                 .client

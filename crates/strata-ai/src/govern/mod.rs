@@ -95,6 +95,8 @@ pub struct Governance {
     /// Access tokens (JWT) accepted besides keys, when `auth.jwt` is set.
     jwt: Option<strata_policy::jwt::JwtValidator>,
     access: ModelAccess,
+    /// Keys that may act for a run's principal.
+    delegation: strata_policy::Delegation,
     teams: HashMap<String, Team>,
     guards: Library,
     provider_guards: HashMap<String, Vec<String>>,
@@ -220,6 +222,7 @@ impl Governance {
             keys: ApiKeys::with_stored(&config.auth.keys, shared.stored_keys.clone()),
             jwt,
             access: ModelAccess::new(&config.auth),
+            delegation: strata_policy::Delegation::new(&config.auth),
             teams: config
                 .auth
                 .teams
@@ -266,6 +269,12 @@ impl Governance {
         }
         let presented = strata_policy::presented_key(headers);
         if let Some(who) = presented.and_then(|key| self.keys.verify(key)) {
+            // The agent tier acting for a run's principal: that principal's key applies.
+            if let Some(principal) = self.delegation.acting_for(&who, headers) {
+                return Ok(Some(self.keys.by_name(principal).unwrap_or_else(|| {
+                    Arc::new(KeyIdentity::holder(principal.to_string(), Vec::new()))
+                })));
+            }
             return Ok(Some(who));
         }
         if let (Some(jwt), Some(token)) = (&self.jwt, presented) {

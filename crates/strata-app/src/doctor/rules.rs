@@ -19,7 +19,7 @@ pub(super) static CHECKS: &[Check] = &[
     Check {
         id: "agent.through-layers",
         title: "the agent layer reaches models and tools only through the ai and mcp layers",
-        why: "`agent.ai.url` / `agent.mcp.url` pointing at a provider or an MCP server directly skips keys, limits, guardrails, RBAC, audit and the trace. Point them at the ai layer's `/v1` and the mcp layer's `/mcp/{server}`, or leave them unset (in-process).",
+        why: "`agent.ai.url` / `agent.mcp.url` pointing at a provider or an MCP server directly skips keys, limits, guardrails, RBAC, audit and the trace. Point them at the ai and mcp layers' listeners (`http://HOST:4000`, `http://HOST:4001`), or leave them unset (in-process).",
         run: agent_through_layers,
     },
     Check {
@@ -157,8 +157,11 @@ fn agent_through_layers(ctx: &Context<'_>) -> Found {
         if provider.is_some() || known_provider {
             out.push(found(
                 Status::Fail,
-                format!("agent.ai.url ({}) is a model provider, not the ai layer", ai.url),
-                "point agent.ai.url at the ai layer (http://HOST:4000/v1) or remove it (in-process)",
+                format!(
+                    "agent.ai.url ({}) is a model provider, not the ai layer",
+                    ai.url
+                ),
+                "point agent.ai.url at the ai layer (http://HOST:4000) or remove it (in-process)",
             ));
         }
     }

@@ -149,6 +149,9 @@ pub struct Role {
     pub deny: McpGrants,
     /// Grants or denials that hold only when a CEL condition over the call is true.
     pub rules: Vec<AccessRule>,
+    /// Holders may act for another principal named in `X-Strata-On-Behalf-Of` (the agent
+    /// tier's key, calling the ai and mcp tiers for a run's principal).
+    pub delegate: bool,
 }
 
 /// Tool, prompt and resource globs.

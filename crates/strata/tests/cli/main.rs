@@ -17,4 +17,5 @@ mod sdk;
 mod serve;
 mod shutdown;
 mod telemetry;
+mod topologies;
 mod workflows;

@@ -1,0 +1,96 @@
+//! The same workflow in two topologies: every layer in one process (in-process calls), and
+//! three processes where the agent tier reaches the ai and mcp tiers over HTTP with its own
+//! key, acting for the run's principal. Both give the same results, and the model call and
+//! the tool call are recorded for the principal who started the run.
+
+use serde_json::{Value, json};
+
+use crate::harness::Stack;
+
+const AUTH: &str = "
+auth:
+  keys:
+    - { name: alice, key: sk-alice, roles: [user] }
+    - { name: agent-tier, key: sk-tier, roles: [tier] }
+  roles:
+    user: { models: [\"mock-*\"], tools: [\"demo/*\"] }
+    tier: { delegate: true }
+";
+const AI: &str = "ai:\n  providers:\n    - { name: mock, models: [mock-1] }\n";
+const MCP: &str = "mcp:\n  upstreams:\n    - { name: demo, builtin: demo }\n  servers:\n    - { name: demo, upstreams: [demo] }\n";
+const WORKFLOW: &str = include_str!("../../../strata-app/src/demo.wf.yaml");
+
+async fn run(stack: &Stack) -> Value {
+    let response = reqwest::Client::new()
+        .post(stack.ports.agent_url("/v1/workflows/demo/runs"))
+        .bearer_auth("sk-alice")
+        .json(&json!({ "input": { "question": "what is two plus three?" }, "wait": true }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    response.json().await.unwrap()
+}
+
+/// The principals of one kind of record in a stack's store.
+async fn principals(stack: &Stack, sql: &str) -> Vec<Option<String>> {
+    let storage = strata_config::Storage {
+        url: strata_core::Secret::new(stack.db_url()),
+        ..Default::default()
+    };
+    let store = strata_store::Store::connect(&storage).await.unwrap();
+    let rows: Vec<(Option<String>,)> = sqlx::query_as(sqlx::AssertSqlSafe(sql.to_string()))
+        .fetch_all(store.pool())
+        .await
+        .unwrap();
+    store.close().await;
+    rows.into_iter().map(|(p,)| p).collect()
+}
+
+const TOOL_CALLS: &str =
+    "SELECT principal FROM audit_log WHERE layer = 'mcp' AND action = 'tools/call'";
+const MODEL_CALLS: &str = "SELECT key_name FROM usage_ledger";
+
+async fn eventually_recorded(stack: &Stack, sql: &str) -> Vec<Option<String>> {
+    crate::harness::eventually(std::time::Duration::from_secs(10), sql, || async {
+        let found = principals(stack, sql).await;
+        (!found.is_empty()).then_some(found)
+    })
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_process_and_three_tiers_give_the_same_run_and_records() {
+    // One process, every layer.
+    let config = format!("{AUTH}{AI}{MCP}agent:\n  workflows: [demo.wf.yaml]\n");
+    let one = Stack::start_with_files(&config, &[("demo.wf.yaml", WORKFLOW)], &[], &[]).await;
+    let single = run(&one).await;
+    assert_eq!(single["status"], "succeeded", "{single:#}");
+
+    // Three processes: the agent tier reaches the others over HTTP.
+    let ai = Stack::start(&format!("{AUTH}{AI}"), &["--layers", "ai"], &[]).await;
+    let mcp = Stack::start(&format!("{AUTH}{MCP}"), &["--layers", "mcp"], &[]).await;
+    let agent_config = format!(
+        "{AUTH}agent:\n  workflows: [demo.wf.yaml]\n  ai: {{ url: 'http://127.0.0.1:{}', key: sk-tier }}\n  mcp: {{ url: 'http://127.0.0.1:{}', key: sk-tier }}\n",
+        ai.ports.ai, mcp.ports.mcp
+    );
+    let agent = Stack::start_with_files(
+        &agent_config,
+        &[("demo.wf.yaml", WORKFLOW)],
+        &["--layers", "agent"],
+        &[],
+    )
+    .await;
+    let tiered = run(&agent).await;
+    assert_eq!(tiered["status"], "succeeded", "{tiered:#}");
+    assert_eq!(tiered["output"], single["output"]);
+    assert_eq!(tiered["state"], single["state"]);
+
+    // The same records: the tool call audited and the model call accounted for alice, in
+    // the one process and in the tiers that served them.
+    let alice = vec![Some("alice".to_string())];
+    assert_eq!(eventually_recorded(&one, TOOL_CALLS).await, alice);
+    assert_eq!(eventually_recorded(&mcp, TOOL_CALLS).await, alice);
+    assert_eq!(eventually_recorded(&one, MODEL_CALLS).await, alice);
+    assert_eq!(eventually_recorded(&ai, MODEL_CALLS).await, alice);
+}
