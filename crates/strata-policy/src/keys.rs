@@ -421,8 +421,10 @@ mod tests {
 
     #[test]
     fn only_keys_whose_role_delegates_act_for_others() {
-        let mut auth = Auth::default();
-        auth.keys = vec![key("tier", "sk-tier"), key("plain", "sk-plain")];
+        let mut auth = Auth {
+            keys: vec![key("tier", "sk-tier"), key("plain", "sk-plain")],
+            ..Auth::default()
+        };
         auth.keys[0].roles = vec!["tier".into()];
         auth.roles.insert(
             "tier".into(),
