@@ -5,9 +5,9 @@
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use strata_testkit::{Behavior, MockLlm, StrataProcess};
+use strata_testkit::{Behavior, MockLlm};
 
-use crate::harness::{Stack, bin, eventually};
+use crate::harness::{Stack, eventually};
 
 fn chat_body(text: &str) -> Value {
     json!({ "model": "mock-1", "max_tokens": 16, "messages": [{ "role": "user", "content": text }] })
@@ -182,17 +182,7 @@ async fn usage_records_survive_kill_9_with_the_keys_tags() {
     // No time to commit the last batch: the records wait in the spool.
     stack.process.signal("KILL");
     stack.process.wait_exit(Duration::from_secs(10));
-    let config = stack.config.display().to_string();
-    stack.process = StrataProcess::start(
-        &bin(),
-        stack.dir.path(),
-        &["serve", "--config", &config],
-        &[],
-    );
-    stack
-        .process
-        .wait_ready(&stack.ports.admin_url("/healthz"), Duration::from_secs(20))
-        .await;
+    stack.restart(&[]).await;
     let db = stack.db_url();
     let rows = eventually(Duration::from_secs(10), "25 usage records", || {
         let db = db.clone();

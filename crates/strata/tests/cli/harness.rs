@@ -120,6 +120,18 @@ impl Stack {
         std::fs::write(&self.config, text).unwrap();
     }
 
+    /// Starts `strata serve` again on the same config and directory (after the process was
+    /// stopped or killed), with `args` added, and waits until it answers.
+    pub async fn restart(&mut self, args: &[&str]) {
+        let config = self.config.display().to_string();
+        let mut all_args = vec!["serve", "--config", &config];
+        all_args.extend_from_slice(args);
+        self.process = StrataProcess::start(&bin(), self.dir.path(), &all_args, &[]);
+        self.process
+            .wait_ready(&self.ports.admin_url("/healthz"), Duration::from_secs(20))
+            .await;
+    }
+
     pub fn db_url(&self) -> String {
         format!("sqlite://{}", self.dir.path().join("strata.db").display())
     }

@@ -7,7 +7,6 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use strata_testkit::StrataProcess;
 
 use crate::harness::{Stack, bin};
 
@@ -168,16 +167,7 @@ async fn every_call_that_returned_is_audited_across_a_kill_9() {
 
     // Restarted on the same database: the rest of the thousand calls.
     let config = stack.config.display().to_string();
-    stack.process = StrataProcess::start(
-        &bin(),
-        stack.dir.path(),
-        &["serve", "--config", &config, "--log-level", "warn"],
-        &[],
-    );
-    stack
-        .process
-        .wait_ready(&stack.ports.admin_url("/healthz"), Duration::from_secs(20))
-        .await;
+    stack.restart(&["--log-level", "warn"]).await;
     let first = next.load(Ordering::Acquire);
     let last = first + (TOTAL - returned.len()) as u64 - 1;
     returned.extend(call_until(url, next, last, stop).await);

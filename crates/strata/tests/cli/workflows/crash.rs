@@ -8,10 +8,10 @@ use serde_json::{Value, json};
 use strata_config::Storage;
 use strata_core::Secret;
 use strata_store::{RunQuery, Store};
-use strata_testkit::{Behavior, MockLlm, StrataProcess};
+use strata_testkit::{Behavior, MockLlm};
 
 use super::{config, get, start};
-use crate::harness::{Stack, bin, eventually};
+use crate::harness::{Stack, eventually};
 
 const THREE: &str = r#"
 name: three
@@ -96,17 +96,7 @@ async fn kill_9_during_100_runs_loses_nothing_and_repeats_no_finished_step() {
     assert!(unfinished > 0, "the crash caught runs in flight");
 
     // A new process takes the runs over once their lease (2 s) runs out.
-    let config = stack.config.display().to_string();
-    stack.process = StrataProcess::start(
-        &bin(),
-        stack.dir.path(),
-        &["serve", "--config", &config],
-        &[],
-    );
-    stack
-        .process
-        .wait_ready(&stack.ports.admin_url("/healthz"), Duration::from_secs(20))
-        .await;
+    stack.restart(&[]).await;
     eventually(Duration::from_secs(60), "every run to succeed", || async {
         let (_, list) = get(
             &stack,
