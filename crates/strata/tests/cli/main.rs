@@ -13,6 +13,7 @@ mod mcp_sdk;
 mod mcp_security;
 mod mcp_stdio;
 mod reload;
+mod scale_out;
 mod sdk;
 mod serve;
 mod shutdown;
