@@ -9,6 +9,7 @@ pub mod clients;
 pub mod engine;
 mod error;
 pub mod replay;
+mod trace;
 pub mod view;
 
 use std::sync::Arc;

@@ -51,6 +51,7 @@ pub fn router(engine: Arc<Engine>, keys: ApiKeys) -> Router {
         .route("/v1/runs/{id}/cancel", post(cancel))
         .route("/v1/runs/{id}/signal", post(signal))
         .route("/v1/runs/{id}/fork", post(fork))
+        .route("/v1/runs/{id}/trace", get(trace))
         .fallback(|method: http::Method, uri: http::Uri| async move {
             AgentError::UnknownPath(format!("{method} {}", uri.path()))
         })
@@ -211,6 +212,22 @@ async fn show(
         .ok_or_else(|| crate::EngineError::UnknownRun(id.clone()))?;
     let events = store.run_events(&id, 0, i64::MAX).await?;
     Ok(Json(view::run_json(&row, Some(&events))).into_response())
+}
+
+/// The run's hops as a tree, from its journal.
+async fn trace(
+    State(api): State<Arc<Api>>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Result<Response, AgentError> {
+    api.authenticate(&headers)?;
+    let store = &api.engine.store;
+    let row = store
+        .run(&id)
+        .await?
+        .ok_or_else(|| crate::EngineError::UnknownRun(id.clone()))?;
+    let events = store.run_events(&id, 0, i64::MAX).await?;
+    Ok(Json(crate::trace::trace_json(&row, &events)).into_response())
 }
 
 #[derive(Debug, Default, Deserialize)]

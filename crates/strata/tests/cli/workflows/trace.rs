@@ -1,0 +1,52 @@
+//! `GET /v1/runs/{id}/trace`: a run's hops as a tree from its journal.
+
+use serde_json::json;
+
+use super::{get, run};
+use crate::harness::Stack;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_runs_trace_shows_steps_attempts_and_the_calls_through_each_layer() {
+    let demo = include_str!("../../../../strata-app/src/demo.wf.yaml");
+    let stack = Stack::start_with_files(
+        "ai:\n  providers:\n    - { name: mock, models: [mock-1] }\n\
+         mcp:\n  upstreams:\n    - { name: demo, builtin: demo }\n  servers:\n    - { name: demo, upstreams: [demo] }\n\
+         agent:\n  workflows: [\"*.wf.yaml\"]\n",
+        &[("demo.wf.yaml", demo)],
+        &[],
+        &[],
+    )
+    .await;
+    let r = run(&stack, "demo", json!({ "question": "hi" })).await;
+    assert_eq!(r["status"], "succeeded", "{r:#}");
+    let id = r["id"].as_str().unwrap();
+    let (status, trace) = get(&stack, &format!("/v1/runs/{id}/trace")).await;
+    assert_eq!(status, 200, "{trace:#}");
+    assert_eq!(trace["kind"], "run");
+    assert_eq!(trace["status"], "succeeded");
+    let steps = trace["children"].as_array().unwrap();
+    let names: Vec<&str> = steps.iter().map(|s| s["step"].as_str().unwrap()).collect();
+    assert_eq!(names, ["think", "add", "answer"]);
+    assert_eq!(steps[0]["task"], "think#1", "a task is a visit of a step");
+    assert!(
+        steps.iter().all(|s| s["decision"] == "succeeded"),
+        "{trace:#}"
+    );
+    let call = |step: usize| &steps[step]["children"][0]["children"][0];
+    let model = call(0);
+    assert_eq!(model["layer"], "ai");
+    assert_eq!(model["target"], "mock-1");
+    assert_eq!(model["outcome"], "ok");
+    assert!(model["tokens"]["input"].as_u64().unwrap() > 0, "{model:#}");
+    let tool = call(1);
+    assert_eq!(tool["layer"], "mcp");
+    assert_eq!(tool["target"], "demo/add");
+    assert_eq!(tool["outcome"], "ok");
+    assert_eq!(steps[0]["children"][0]["attempt"], 1);
+    assert_eq!(
+        trace["tokens"]["input"], model["tokens"]["input"],
+        "run totals add up the calls"
+    );
+    let (status, _) = get(&stack, "/v1/runs/nope/trace").await;
+    assert_eq!(status, 404);
+}
