@@ -154,9 +154,11 @@ pub fn trace_json(row: &RunRow, events: &[EventRow]) -> Value {
             })
         })
         .collect();
+    let trace_id: String = row.id.chars().filter(char::is_ascii_hexdigit).collect();
     json!({
         "kind": "run",
         "id": row.id,
+        "trace_id": format!("{trace_id:0>32.32}"),
         "workflow": row.workflow,
         "status": row.status,
         "principal": row.principal,

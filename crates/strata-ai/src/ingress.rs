@@ -96,6 +96,12 @@ async fn serve(
         let mut ticket = gov
             .admit(who, operation, format, &model, stream, body, &providers)
             .await?;
+        // The caller's own trace first (an in-process caller has no span of this request).
+        ticket.trace_id = headers
+            .get("traceparent")
+            .and_then(|v| v.to_str().ok())
+            .and_then(strata_core::trace_id_of)
+            .or_else(strata_telemetry::trace_id_of_current);
         let mut cache_key = None;
         if let Some(cache) = &gov.cache {
             let api = format!("{format:?}/{}", operation.name());

@@ -172,9 +172,7 @@ fn target(method: &str, params: Option<&Value>) -> Option<String> {
 
 /// The trace id of the W3C `traceparent` a request carries in its `_meta`.
 fn trace_id(params: Option<&Value>) -> Option<String> {
-    let traceparent = params?.pointer("/_meta/traceparent")?.as_str()?;
-    let id = traceparent.split('-').nth(1)?;
-    (id.len() == 32 && id.bytes().all(|b| b.is_ascii_hexdigit())).then(|| id.to_string())
+    strata_core::trace_id_of(params?.pointer("/_meta/traceparent")?.as_str()?)
 }
 
 #[cfg(test)]

@@ -34,6 +34,28 @@ pub struct CallContext {
     pub run_id: String,
 }
 
+impl CallContext {
+    /// The W3C `traceparent` of this attempt's calls: the run's trace (its id's 32 hex
+    /// digits, so one trace per run), and a span of the attempt (from its idempotency key).
+    #[must_use]
+    pub fn traceparent(&self) -> String {
+        let trace: String = self
+            .run_id
+            .chars()
+            .filter(char::is_ascii_hexdigit)
+            .collect();
+        // FNV-1a of the idempotency key: stable across retries of the same attempt.
+        let span = self
+            .idempotency_key
+            .bytes()
+            .fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+                (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+            })
+            .max(1);
+        format!("00-{trace:0>32.32}-{span:016x}-01")
+    }
+}
+
 /// A failed call: the error class retry and catch rules see, and what happened.
 #[derive(Debug, Clone, PartialEq)]
 pub struct CallError {

@@ -59,6 +59,7 @@ impl LayerModels {
             .header(header::CONTENT_TYPE, "application/json")
             .header("idempotency-key", &ctx.idempotency_key)
             .header("x-strata-run-id", &ctx.run_id)
+            .header("traceparent", ctx.traceparent())
             .body(Body::from(body.to_string()))
             .map_err(|e| CallError::new("internal", e.to_string()))?;
         request.extensions_mut().insert(strata_core::Principal {

@@ -49,7 +49,8 @@ impl LayerTools {
         let params = json!({
             "name": name,
             "arguments": arguments,
-            "_meta": { "io.strata/idempotency-key": ctx.idempotency_key, "io.strata/run-id": ctx.run_id },
+            "_meta": { "io.strata/idempotency-key": ctx.idempotency_key, "io.strata/run-id": ctx.run_id,
+                "traceparent": ctx.traceparent() },
         });
         let mut record = json!({ "layer": "mcp", "server": server, "request": { "method": "tools/call", "params": params } });
         let mut result = self
@@ -180,7 +181,8 @@ impl LayerTools {
     ) -> Result<Request<Body>, CallError> {
         let mut builder = Request::post(format!("/mcp/{server}"))
             .header(header::CONTENT_TYPE, "application/json")
-            .header(header::ACCEPT, "application/json, text/event-stream");
+            .header(header::ACCEPT, "application/json, text/event-stream")
+            .header("traceparent", ctx.traceparent());
         if let Some(s) = session {
             builder = builder
                 .header(SESSION, &s.id)

@@ -125,6 +125,8 @@ pub struct Ticket {
     /// `hit`, `miss` or `bypass` when the response cache was consulted.
     pub cache: Option<&'static str>,
     pub started: Instant,
+    /// The caller's trace (its `traceparent`, or the request's span), for the usage record.
+    pub trace_id: Option<String>,
     estimate: estimate::Estimate,
     permits: Vec<Permit>,
     tokens: Vec<TokenReservation>,
@@ -376,6 +378,7 @@ impl Governance {
             verdicts: Vec::new(),
             cache: None,
             started,
+            trace_id: None,
             estimate: estimate::Estimate::default(),
             permits: Vec::new(),
             tokens: Vec::new(),

@@ -262,6 +262,6 @@ fn usage_record(
                 .collect(),
         ),
         metadata: who.map_or_else(|| json!({}), |k| json!(k.metadata)),
-        trace_id: strata_telemetry::trace_id_of_current(),
+        trace_id: ticket.trace_id.clone(),
     }
 }

@@ -1,7 +1,7 @@
 //! The same workflow in two topologies: every layer in one process (in-process calls), and
 //! three processes where the agent tier reaches the ai and mcp tiers over HTTP with its own
 //! key, acting for the run's principal. Both give the same results, and the model call and
-//! the tool call are recorded for the principal who started the run.
+//! the tool call are recorded for the principal who started the run, in the run's one trace.
 
 use serde_json::{Value, json};
 
@@ -32,26 +32,42 @@ async fn run(stack: &Stack) -> Value {
     response.json().await.unwrap()
 }
 
-/// The principals of one kind of record in a stack's store.
-async fn principals(stack: &Stack, sql: &str) -> Vec<Option<String>> {
+/// (principal, trace id) of one kind of record in a stack's store.
+async fn principals(stack: &Stack, sql: &str) -> Vec<(Option<String>, Option<String>)> {
     let storage = strata_config::Storage {
         url: strata_core::Secret::new(stack.db_url()),
         ..Default::default()
     };
     let store = strata_store::Store::connect(&storage).await.unwrap();
-    let rows: Vec<(Option<String>,)> = sqlx::query_as(sqlx::AssertSqlSafe(sql.to_string()))
-        .fetch_all(store.pool())
-        .await
-        .unwrap();
+    let rows: Vec<(Option<String>, Option<String>)> =
+        sqlx::query_as(sqlx::AssertSqlSafe(sql.to_string()))
+            .fetch_all(store.pool())
+            .await
+            .unwrap();
     store.close().await;
-    rows.into_iter().map(|(p,)| p).collect()
+    rows
 }
 
 const TOOL_CALLS: &str =
-    "SELECT principal FROM audit_log WHERE layer = 'mcp' AND action = 'tools/call'";
-const MODEL_CALLS: &str = "SELECT key_name FROM usage_ledger";
+    "SELECT principal, trace_id FROM audit_log WHERE layer = 'mcp' AND action = 'tools/call'";
+const MODEL_CALLS: &str = "SELECT key_name, trace_id FROM usage_ledger";
 
-async fn eventually_recorded(stack: &Stack, sql: &str) -> Vec<Option<String>> {
+/// The run's trace id, from its trace.
+async fn trace_id(stack: &Stack, run: &Value) -> String {
+    let id = run["id"].as_str().unwrap();
+    let trace: Value = reqwest::Client::new()
+        .get(stack.ports.agent_url(&format!("/v1/runs/{id}/trace")))
+        .bearer_auth("sk-alice")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    trace["trace_id"].as_str().unwrap().to_string()
+}
+
+async fn eventually_recorded(stack: &Stack, sql: &str) -> Vec<(Option<String>, Option<String>)> {
     crate::harness::eventually(std::time::Duration::from_secs(10), sql, || async {
         let found = principals(stack, sql).await;
         (!found.is_empty()).then_some(found)
@@ -87,10 +103,27 @@ async fn one_process_and_three_tiers_give_the_same_run_and_records() {
     assert_eq!(tiered["state"], single["state"]);
 
     // The same records: the tool call audited and the model call accounted for alice, in
-    // the one process and in the tiers that served them.
-    let alice = vec![Some("alice".to_string())];
-    assert_eq!(eventually_recorded(&one, TOOL_CALLS).await, alice);
-    assert_eq!(eventually_recorded(&mcp, TOOL_CALLS).await, alice);
-    assert_eq!(eventually_recorded(&one, MODEL_CALLS).await, alice);
-    assert_eq!(eventually_recorded(&ai, MODEL_CALLS).await, alice);
+    // the one process and in the tiers that served them, each in its run's trace.
+    let record = |trace: String| vec![(Some("alice".to_string()), Some(trace))];
+    let (single_trace, tiered_trace) = (
+        trace_id(&one, &single).await,
+        trace_id(&agent, &tiered).await,
+    );
+    assert_eq!(single_trace.len(), 32);
+    assert_eq!(
+        eventually_recorded(&one, TOOL_CALLS).await,
+        record(single_trace.clone())
+    );
+    assert_eq!(
+        eventually_recorded(&mcp, TOOL_CALLS).await,
+        record(tiered_trace.clone())
+    );
+    assert_eq!(
+        eventually_recorded(&one, MODEL_CALLS).await,
+        record(single_trace)
+    );
+    assert_eq!(
+        eventually_recorded(&ai, MODEL_CALLS).await,
+        record(tiered_trace)
+    );
 }
