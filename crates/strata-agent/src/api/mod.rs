@@ -199,18 +199,28 @@ async fn list(
     Ok(Json(json!({ "runs": runs, "next_before": next })).into_response())
 }
 
+/// A run and its journal, for the caller.
+async fn journal(
+    api: &Api,
+    id: &str,
+    headers: &HeaderMap,
+) -> Result<(strata_store::RunRow, Vec<strata_store::EventRow>), AgentError> {
+    api.authenticate(headers)?;
+    let store = &api.engine.store;
+    let row = store
+        .run(id)
+        .await?
+        .ok_or_else(|| crate::EngineError::UnknownRun(id.to_string()))?;
+    let events = store.run_events(id, 0, i64::MAX).await?;
+    Ok((row, events))
+}
+
 async fn show(
     State(api): State<Arc<Api>>,
     Path(id): Path<String>,
     headers: HeaderMap,
 ) -> Result<Response, AgentError> {
-    api.authenticate(&headers)?;
-    let store = &api.engine.store;
-    let row = store
-        .run(&id)
-        .await?
-        .ok_or_else(|| crate::EngineError::UnknownRun(id.clone()))?;
-    let events = store.run_events(&id, 0, i64::MAX).await?;
+    let (row, events) = journal(&api, &id, &headers).await?;
     Ok(Json(view::run_json(&row, Some(&events))).into_response())
 }
 
@@ -220,13 +230,7 @@ async fn trace(
     Path(id): Path<String>,
     headers: HeaderMap,
 ) -> Result<Response, AgentError> {
-    api.authenticate(&headers)?;
-    let store = &api.engine.store;
-    let row = store
-        .run(&id)
-        .await?
-        .ok_or_else(|| crate::EngineError::UnknownRun(id.clone()))?;
-    let events = store.run_events(&id, 0, i64::MAX).await?;
+    let (row, events) = journal(&api, &id, &headers).await?;
     Ok(Json(crate::trace::trace_json(&row, &events)).into_response())
 }
 

@@ -168,3 +168,40 @@ pub fn assert_scenarios(scenarios: &[&str], out: &std::process::Output, logs: &s
         String::from_utf8_lossy(&out.stderr),
     );
 }
+
+/// POSTs one JSON-RPC message to `/mcp/demo` on `port` (with `client`, and the session id when
+/// given); returns the status, the session id the answer names, and the JSON-RPC message (from
+/// JSON or the last SSE event).
+pub async fn post_mcp(
+    client: &reqwest::Client,
+    port: u16,
+    session: Option<&str>,
+    body: &serde_json::Value,
+) -> (u16, Option<String>, serde_json::Value) {
+    let mut request = client
+        .post(format!("http://127.0.0.1:{port}/mcp/demo"))
+        .header("accept", "application/json, text/event-stream")
+        .header("mcp-protocol-version", "2025-11-25")
+        .json(body);
+    if let Some(session) = session {
+        request = request.header("mcp-session-id", session);
+    }
+    let response = request.send().await.unwrap();
+    let status = response.status().as_u16();
+    let id = response
+        .headers()
+        .get("mcp-session-id")
+        .map(|v| v.to_str().unwrap().to_string());
+    let text = response.text().await.unwrap();
+    let data = text
+        .lines()
+        .rev()
+        .filter_map(|l| l.strip_prefix("data:"))
+        .find(|d| !d.trim().is_empty())
+        .map_or(text.as_str(), str::trim);
+    (
+        status,
+        id,
+        serde_json::from_str(data).unwrap_or(serde_json::Value::Null),
+    )
+}

@@ -6,34 +6,8 @@ use serde_json::{Value, json};
 
 use crate::harness::Stack;
 
-async fn post(
-    port: u16,
-    session: Option<&str>,
-    body: &Value,
-) -> (u16, reqwest::header::HeaderMap, Value) {
-    let mut request = reqwest::Client::new()
-        .post(format!("http://127.0.0.1:{port}/mcp/demo"))
-        .header("accept", "application/json, text/event-stream")
-        .header("mcp-protocol-version", "2025-11-25")
-        .json(body);
-    if let Some(session) = session {
-        request = request.header("mcp-session-id", session);
-    }
-    let response = request.send().await.unwrap();
-    let status = response.status().as_u16();
-    let headers = response.headers().clone();
-    let text = response.text().await.unwrap();
-    let data = text
-        .lines()
-        .rev()
-        .filter_map(|l| l.strip_prefix("data:"))
-        .find(|d| !d.trim().is_empty())
-        .map_or(text.as_str(), str::trim);
-    (
-        status,
-        headers,
-        serde_json::from_str(data).unwrap_or(Value::Null),
-    )
+async fn post(port: u16, session: Option<&str>, body: &Value) -> (u16, Option<String>, Value) {
+    crate::harness::post_mcp(&reqwest::Client::new(), port, session, body).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -57,9 +31,9 @@ async fn a_session_opened_on_one_replica_works_through_the_other() {
     let init = json!({ "jsonrpc": "2.0", "id": 0, "method": "initialize", "params": {
         "protocolVersion": "2025-11-25", "capabilities": {},
         "clientInfo": { "name": "replicas", "version": "1" } } });
-    let (status, headers, _) = post(pa, None, &init).await;
+    let (status, session, _) = post(pa, None, &init).await;
     assert_eq!(status, 200);
-    let session = headers["mcp-session-id"].to_str().unwrap().to_string();
+    let session = session.unwrap();
     let initialized = json!({ "jsonrpc": "2.0", "method": "notifications/initialized" });
     assert_eq!(post(pb, Some(&session), &initialized).await.0, 202);
     // Through the other replica: the call reaches the session (and its upstream) on the first.

@@ -48,32 +48,7 @@ fn client() -> reqwest::Client {
 }
 
 async fn mcp(port: u16, session: Option<&str>, body: &Value) -> (u16, Option<String>, Value) {
-    let mut request = client()
-        .post(format!("http://127.0.0.1:{port}/mcp/demo"))
-        .header("accept", "application/json, text/event-stream")
-        .header("mcp-protocol-version", "2025-11-25")
-        .json(body);
-    if let Some(session) = session {
-        request = request.header("mcp-session-id", session);
-    }
-    let response = request.send().await.unwrap();
-    let status = response.status().as_u16();
-    let id = response
-        .headers()
-        .get("mcp-session-id")
-        .map(|v| v.to_str().unwrap().to_string());
-    let text = response.text().await.unwrap();
-    let data = text
-        .lines()
-        .rev()
-        .filter_map(|l| l.strip_prefix("data:"))
-        .find(|d| !d.trim().is_empty())
-        .map_or(text.as_str(), str::trim);
-    (
-        status,
-        id,
-        serde_json::from_str(data).unwrap_or(Value::Null),
-    )
+    crate::harness::post_mcp(&client(), port, session, body).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

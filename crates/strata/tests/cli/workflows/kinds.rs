@@ -136,16 +136,7 @@ async fn every_step_kind_runs_through_the_layers() {
 /// The workflow the embedded defaults serve (README quickstart) runs on the built-in mock.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_embedded_demo_workflow_runs() {
-    let demo = include_str!("../../../../strata-app/src/demo.wf.yaml");
-    let stack = Stack::start_with_files(
-        "ai:\n  providers:\n    - name: mock\n      models: [mock-1]\n\
-         mcp:\n  upstreams:\n    - { name: demo, builtin: demo }\n  servers:\n    - { name: demo, upstreams: [demo] }\n\
-         agent:\n  workflows: [\"*.wf.yaml\"]\n",
-        &[("demo.wf.yaml", demo)],
-        &[],
-        &[],
-    )
-    .await;
+    let stack = super::demo_stack().await;
     let r = run(&stack, "demo", json!({ "question": "hi" })).await;
     assert_eq!(r["status"], "succeeded", "{r:#}");
     assert_eq!(r["output"], json!({ "thought": "mock: hi", "sum": 5 }));

@@ -25,6 +25,20 @@ pub fn config(llm_base: &str, extra: &str) -> String {
     )
 }
 
+/// A stack serving the embedded `demo` workflow (the mock model, the demo tool server).
+pub async fn demo_stack() -> Stack {
+    let demo = include_str!("../../../../strata-app/src/demo.wf.yaml");
+    Stack::start_with_files(
+        "ai:\n  providers:\n    - name: mock\n      models: [mock-1]\n\
+         mcp:\n  upstreams:\n    - { name: demo, builtin: demo }\n  servers:\n    - { name: demo, upstreams: [demo] }\n\
+         agent:\n  workflows: [\"*.wf.yaml\"]\n",
+        &[("demo.wf.yaml", demo)],
+        &[],
+        &[],
+    )
+    .await
+}
+
 pub async fn post(stack: &Stack, path: &str, body: Value) -> (u16, Value) {
     let response = reqwest::Client::new()
         .post(stack.ports.agent_url(path))

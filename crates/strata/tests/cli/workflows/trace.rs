@@ -3,20 +3,10 @@
 use serde_json::json;
 
 use super::{get, run};
-use crate::harness::Stack;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_runs_trace_shows_steps_attempts_and_the_calls_through_each_layer() {
-    let demo = include_str!("../../../../strata-app/src/demo.wf.yaml");
-    let stack = Stack::start_with_files(
-        "ai:\n  providers:\n    - { name: mock, models: [mock-1] }\n\
-         mcp:\n  upstreams:\n    - { name: demo, builtin: demo }\n  servers:\n    - { name: demo, upstreams: [demo] }\n\
-         agent:\n  workflows: [\"*.wf.yaml\"]\n",
-        &[("demo.wf.yaml", demo)],
-        &[],
-        &[],
-    )
-    .await;
+    let stack = super::demo_stack().await;
     let r = run(&stack, "demo", json!({ "question": "hi" })).await;
     assert_eq!(r["status"], "succeeded", "{r:#}");
     let id = r["id"].as_str().unwrap();
