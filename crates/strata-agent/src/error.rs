@@ -16,6 +16,10 @@ pub enum AgentError {
     Unauthorized,
     #[error("{0}")]
     BadRequest(String),
+    #[error("no session `{0}`")]
+    UnknownSession(String),
+    #[error("{0}")]
+    Conflict(String),
     #[error("the {0} layer is neither in this process nor configured with a URL")]
     NoLayer(&'static str),
     #[error(transparent)]
@@ -34,6 +38,8 @@ impl AgentError {
             AgentError::UnknownPath(_) => StatusCode::NOT_FOUND,
             AgentError::Unauthorized => StatusCode::UNAUTHORIZED,
             AgentError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            AgentError::UnknownSession(_) => StatusCode::NOT_FOUND,
+            AgentError::Conflict(_) => StatusCode::CONFLICT,
             AgentError::NoLayer(_) => StatusCode::SERVICE_UNAVAILABLE,
             AgentError::Engine(e) => match e {
                 EngineError::UnknownWorkflow(_) | EngineError::UnknownRun(_) => {
@@ -51,6 +57,8 @@ impl AgentError {
             AgentError::UnknownPath(_) => "not_found",
             AgentError::Unauthorized => "unauthorized",
             AgentError::BadRequest(_) => "bad_request",
+            AgentError::UnknownSession(_) => "unknown_session",
+            AgentError::Conflict(_) => "conflict",
             AgentError::NoLayer(_) => "unavailable",
             AgentError::Engine(e) => match e {
                 EngineError::UnknownWorkflow(_) => "unknown_workflow",

@@ -4,6 +4,7 @@
 //! for several processes), `clients` reach the ai and mcp layers (in-process or over HTTP),
 //! `api` is the HTTP surface and `view` turns a journal into what people read.
 
+pub mod a2a;
 pub mod api;
 pub mod clients;
 pub mod engine;
@@ -85,8 +86,15 @@ pub fn build(config: &Config, deps: &Deps, below: Below) -> Result<Router, Agent
             poll: config.agent.poll_interval.0,
         },
     );
-    Ok(api::router(
+    let keys = || strata_policy::ApiKeys::new(&config.auth.keys);
+    let a2a = a2a::router(
         deps.engine.clone(),
-        strata_policy::ApiKeys::new(&config.auth.keys),
-    ))
+        keys(),
+        a2a::Settings {
+            public_url: config.agent.public_url.clone(),
+            session_ttl: config.agent.session_ttl.0,
+            blocking_timeout: config.agent.a2a_blocking_timeout.0,
+        },
+    );
+    Ok(api::router(deps.engine.clone(), keys(), config.agent.session_ttl.0).merge(a2a))
 }

@@ -8,6 +8,7 @@ mod error;
 mod keys;
 mod redis_conn;
 mod runs;
+mod sessions;
 mod spool;
 mod usage;
 
@@ -24,6 +25,7 @@ pub use error::StoreError;
 pub use keys::KeyRow;
 pub use redis_conn::Redis;
 pub use runs::{Commit, EventRow, InboxItem, NewEvent, NewRun, RunQuery, RunRow};
+pub use sessions::{MessageRow, SessionRow};
 pub use usage::{SpendGroup, SpendQuery, SpendRow, UsageRecord};
 
 /// The database behind a store.

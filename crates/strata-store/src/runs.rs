@@ -19,7 +19,7 @@ macro_rules! run_columns {
     () => {
         "id, workflow, definition, status, input, state, output, error, principal, parent_id, \
          parent_task, forked_from, seq, owner, lease_until, wake_at, deadline, created_ms, \
-         updated_ms, finished_ms"
+         updated_ms, finished_ms, session_id"
     };
 }
 
@@ -50,6 +50,8 @@ pub struct NewRun {
     pub parent_id: Option<String>,
     pub parent_task: Option<String>,
     pub forked_from: Option<String>,
+    /// The session (A2A `contextId`) it belongs to: runs of one session run one at a time.
+    pub session_id: Option<String>,
     /// The process that starts executing it at once (it holds the lease), if any.
     pub owner: Option<String>,
     pub lease_until: Option<i64>,
@@ -88,6 +90,7 @@ pub struct RunRow {
     pub created_ms: i64,
     pub updated_ms: i64,
     pub finished_ms: Option<i64>,
+    pub session_id: Option<String>,
 }
 
 /// A journal event as stored.
@@ -133,6 +136,7 @@ pub struct RunQuery {
     pub status: Option<String>,
     pub principal: Option<String>,
     pub parent_id: Option<String>,
+    pub session_id: Option<String>,
     /// Only runs created before this (ms), for paging.
     pub before_ms: Option<i64>,
     pub since_ms: Option<i64>,
@@ -149,11 +153,33 @@ impl Store {
         } else {
             "pending"
         };
+        // A run of a session waits (no wake time) while another run of the session is active;
+        // touching the session row first serializes concurrent starts on Postgres too.
+        let mut wake_at = Some(now);
+        if let Some(session) = &run.session_id {
+            sqlx::query("UPDATE agent_sessions SET updated_ms = $1 WHERE id = $2")
+                .bind(now)
+                .bind(session)
+                .execute(&mut *tx)
+                .await?;
+            let busy = sqlx::query(concat!(
+                "SELECT 1 FROM workflow_runs WHERE session_id = $1 AND id <> $2 AND status IN ",
+                active!(),
+                " LIMIT 1"
+            ))
+            .bind(session)
+            .bind(&run.id)
+            .fetch_optional(&mut *tx)
+            .await?;
+            if busy.is_some() {
+                wake_at = None;
+            }
+        }
         let inserted = sqlx::query(
             "INSERT INTO workflow_runs (id, workflow, definition, status, input, state, \
              principal, parent_id, parent_task, forked_from, seq, owner, lease_until, wake_at, \
-             deadline, created_ms, updated_ms) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $16) \
+             deadline, created_ms, updated_ms, session_id) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $16, $17) \
              ON CONFLICT (id) DO NOTHING",
         )
         .bind(&run.id)
@@ -169,9 +195,10 @@ impl Store {
         .bind(i64::try_from(run.events.len()).unwrap_or(i64::MAX))
         .bind(run.owner.as_deref())
         .bind(run.lease_until)
-        .bind(now)
+        .bind(wake_at)
         .bind(run.deadline)
         .bind(now)
+        .bind(run.session_id.as_deref())
         .execute(&mut *tx)
         .await?
         .rows_affected();
@@ -229,6 +256,17 @@ impl Store {
             sqlx::query(
                 "UPDATE workflow_runs SET owner = NULL, lease_until = NULL, wake_at = NULL, \
                  finished_ms = $1 WHERE id = $2",
+            )
+            .bind(now)
+            .bind(run_id)
+            .execute(&mut *tx)
+            .await?;
+            // The next run waiting in the same session may go.
+            sqlx::query(
+                "UPDATE workflow_runs SET wake_at = $1 WHERE id = (SELECT q.id FROM workflow_runs q \
+                 JOIN workflow_runs r ON r.session_id = q.session_id WHERE r.id = $2 \
+                 AND q.status = 'pending' AND q.wake_at IS NULL AND q.owner IS NULL \
+                 ORDER BY q.created_ms, q.id LIMIT 1)",
             )
             .bind(now)
             .bind(run_id)
@@ -358,7 +396,7 @@ impl Store {
             run_columns!(),
             " FROM workflow_runs WHERE ($1 IS NULL OR workflow = $1) AND ($2 IS NULL OR status = $2) \
              AND ($3 IS NULL OR principal = $3) AND ($4 IS NULL OR parent_id = $4) \
-             AND created_ms < $5 AND created_ms >= $6 \
+             AND created_ms < $5 AND created_ms >= $6 AND ($8 IS NULL OR session_id = $8) \
              ORDER BY created_ms DESC, id DESC LIMIT $7"
         );
         let rows = sqlx::query(sql)
@@ -369,6 +407,7 @@ impl Store {
             .bind(q.before_ms.unwrap_or(i64::MAX))
             .bind(q.since_ms.unwrap_or(0))
             .bind(if q.limit > 0 { q.limit } else { 100 })
+            .bind(q.session_id.as_deref())
             .fetch_all(self.pool())
             .await?;
         rows.iter().map(run_row).collect()
@@ -433,12 +472,16 @@ async fn push_inbox(
     data: &str,
     now: i64,
 ) -> Result<bool, sqlx::Error> {
+    // A run queued behind another run of its session stays queued, unless it is cancelled.
     let woken = sqlx::query(concat!(
-        "UPDATE workflow_runs SET wake_at = $1 WHERE id = $2 AND status IN ",
+        "UPDATE workflow_runs SET wake_at = CASE WHEN status = 'pending' AND wake_at IS NULL \
+         AND session_id IS NOT NULL AND $3 <> 'cancel' THEN NULL ELSE $1 END \
+         WHERE id = $2 AND status IN ",
         active!()
     ))
     .bind(now)
     .bind(run_id)
+    .bind(kind)
     .execute(&mut *tx)
     .await?
     .rows_affected();
@@ -480,5 +523,6 @@ fn run_row(r: &AnyRow) -> Result<RunRow, StoreError> {
         created_ms: r.try_get("created_ms")?,
         updated_ms: r.try_get("updated_ms")?,
         finished_ms: r.try_get("finished_ms")?,
+        session_id: r.try_get("session_id")?,
     })
 }

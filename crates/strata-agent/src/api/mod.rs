@@ -2,6 +2,7 @@
 //! and each run's resumable event stream.
 
 mod events;
+mod sessions;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -24,6 +25,7 @@ use crate::{AgentError, view};
 pub struct Api {
     pub engine: Arc<Engine>,
     keys: ApiKeys,
+    session_ttl_ms: i64,
 }
 
 impl Api {
@@ -40,8 +42,12 @@ impl Api {
 }
 
 /// The agent layer's routes.
-pub fn router(engine: Arc<Engine>, keys: ApiKeys) -> Router {
-    let api = Arc::new(Api { engine, keys });
+pub fn router(engine: Arc<Engine>, keys: ApiKeys, session_ttl: Duration) -> Router {
+    let api = Arc::new(Api {
+        engine,
+        keys,
+        session_ttl_ms: session_ttl.as_millis() as i64,
+    });
     Router::new()
         .route("/v1/workflows", get(workflows))
         .route("/v1/workflows/{name}/runs", post(start))
@@ -52,6 +58,11 @@ pub fn router(engine: Arc<Engine>, keys: ApiKeys) -> Router {
         .route("/v1/runs/{id}/signal", post(signal))
         .route("/v1/runs/{id}/fork", post(fork))
         .route("/v1/runs/{id}/trace", get(trace))
+        .route("/v1/sessions", get(sessions::list).post(sessions::create))
+        .route(
+            "/v1/sessions/{id}",
+            get(sessions::show).delete(sessions::delete),
+        )
         .fallback(|method: http::Method, uri: http::Uri| async move {
             AgentError::UnknownPath(format!("{method} {}", uri.path()))
         })
@@ -86,6 +97,9 @@ async fn workflows(
 struct StartBody {
     #[serde(default)]
     input: Value,
+    /// Run in this session (the caller's): it starts once the session's earlier runs ended.
+    #[serde(default)]
+    session: Option<String>,
     /// `true` (up to 60 s) or a duration such as `"30s"`: answer when the run has ended.
     #[serde(default)]
     wait: Option<Value>,
@@ -118,7 +132,13 @@ async fn start(
     } else {
         body.input
     };
-    let id = api.engine.start_run(&name, input, principal).await?;
+    if let Some(session) = &body.session {
+        sessions::owned(&api, session, &principal).await?;
+    }
+    let id = api
+        .engine
+        .start_session_run(&name, input, principal, body.session)
+        .await?;
     let mut ended = false;
     if let Some(limit) = wait {
         let deadline = tokio::time::Instant::now() + limit;
@@ -165,6 +185,7 @@ struct ListQuery {
     workflow: Option<String>,
     status: Option<String>,
     parent_id: Option<String>,
+    session: Option<String>,
     /// Only runs created before this time (ms), for the next page.
     before: Option<i64>,
     since: Option<i64>,
@@ -187,6 +208,7 @@ async fn list(
             status: q.status,
             principal: None,
             parent_id: q.parent_id,
+            session_id: q.session,
             before_ms: q.before,
             since_ms: q.since,
             limit,

@@ -8,6 +8,7 @@ pub mod event;
 mod exec;
 pub mod expr;
 pub mod fold;
+pub mod follow;
 pub mod input;
 mod retry;
 pub mod state;
@@ -159,6 +160,19 @@ impl Engine {
         input: Value,
         principal: Option<String>,
     ) -> Result<String, EngineError> {
+        self.start_session_run(workflow, input, principal, None)
+            .await
+    }
+
+    /// Starts a run in `session` (when given): it waits until the runs of the session started
+    /// before it have ended.
+    pub async fn start_session_run(
+        self: &Arc<Self>,
+        workflow: &str,
+        input: Value,
+        principal: Option<String>,
+        session: Option<String>,
+    ) -> Result<String, EngineError> {
         let def = self
             .workflows()
             .get(workflow)
@@ -166,9 +180,14 @@ impl Engine {
             .ok_or_else(|| EngineError::UnknownWorkflow(workflow.to_string()))?;
         check_input(&def, &input)?;
         let id = strata_core::new_id();
-        let permit = self.slots.clone().try_acquire_owned().ok();
+        // A session run is claimed like any other once its turn comes (the store decides).
+        let permit = match session {
+            None => self.slots.clone().try_acquire_owned().ok(),
+            Some(_) => None,
+        };
         let now = strata_core::now_ms();
-        let run = self.new_run(&id, &def, input, principal, now, permit.is_some());
+        let mut run = self.new_run(&id, &def, input, principal, now, permit.is_some());
+        run.session_id = session;
         self.store.create_run(&run, now).await?;
         match permit {
             Some(permit) => self.spawn_driver(id.clone(), permit),
@@ -368,6 +387,11 @@ impl Engine {
             let until = strata_core::now_ms() + lease.as_millis() as i64;
             if let Err(e) = self.store.renew_leases(&self.owner, until).await {
                 tracing::warn!(error = %e, "renewing workflow run leases failed");
+            }
+            match self.store.expire_sessions(strata_core::now_ms()).await {
+                Ok(0) => {}
+                Ok(n) => tracing::debug!(sessions = n, "expired sessions deleted"),
+                Err(e) => tracing::warn!(error = %e, "deleting expired sessions failed"),
             }
         }
     }

@@ -24,6 +24,15 @@ pub struct AgentConfig {
     pub poll_interval: Duration,
     /// Most runs one process executes at once.
     pub max_concurrent_runs: u32,
+    /// A session (A2A `contextId`) unused for this long is deleted with its messages.
+    pub session_ttl: Duration,
+    /// The agent layer's address as its clients reach it (e.g. `https://agents.example.com`),
+    /// used in agent cards; by default the request's `Host`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub public_url: Option<String>,
+    /// How long a blocking A2A `SendMessage` waits for the task to finish or ask for input
+    /// before it answers with the task as it stands.
+    pub a2a_blocking_timeout: Duration,
 }
 
 impl Default for AgentConfig {
@@ -35,6 +44,9 @@ impl Default for AgentConfig {
             lease: Duration::from_secs(15),
             poll_interval: Duration::from_millis(500),
             max_concurrent_runs: 256,
+            session_ttl: Duration::from_secs(24 * 3600),
+            public_url: None,
+            a2a_blocking_timeout: Duration::from_secs(120),
         }
     }
 }

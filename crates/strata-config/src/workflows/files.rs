@@ -6,6 +6,12 @@ use std::path::{Path, PathBuf};
 /// The files `pattern` matches under `dir`, sorted. A pattern without glob characters names
 /// one file.
 pub(crate) fn expand(dir: &Path, pattern: &str) -> Result<Vec<PathBuf>, String> {
+    // `--config strata.yaml` has the directory "": the current one.
+    let dir = if dir.as_os_str().is_empty() {
+        Path::new(".")
+    } else {
+        dir
+    };
     let full = if Path::new(pattern).is_absolute() {
         PathBuf::from(pattern)
     } else {

@@ -11,6 +11,7 @@ mod governance;
 mod migrations;
 mod redis;
 mod runs;
+mod sessions;
 
 use std::future::Future;
 use std::pin::Pin;
@@ -43,6 +44,12 @@ const TESTS: &[(&str, TestFn)] = &[
         Box::pin(runs::claims_are_exclusive(s))
     }),
     ("runs_park_and_wake", |s| Box::pin(runs::park_and_wake(s))),
+    ("sessions_runs_take_turns", |s| {
+        Box::pin(sessions::runs_take_turns(s))
+    }),
+    ("sessions_messages_and_expiry", |s| {
+        Box::pin(sessions::messages_and_expiry(s))
+    }),
     ("keys_round_trip", |s| {
         Box::pin(governance::keys_round_trip(s))
     }),

@@ -138,3 +138,28 @@ fn schema_prints_the_checked_in_schema() {
         "#/$defs/Listeners"
     );
 }
+
+#[test]
+fn workflow_globs_resolve_against_a_config_named_without_a_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        &dir,
+        "ai:\n  providers:\n    - { name: mock, models: [mock-1] }\nagent:\n  workflows: [\"*.wf.yaml\"]\n",
+    );
+    std::fs::write(
+        dir.path().join("hello.wf.yaml"),
+        "name: hello\nsteps:\n  done: { succeed: { output: hi } }\n",
+    )
+    .unwrap();
+    let out = Command::new(bin())
+        .args(["check", "--config", "strata.yaml"])
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

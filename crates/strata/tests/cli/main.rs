@@ -2,6 +2,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod a2a;
 mod check;
 mod doctor;
 mod governance;

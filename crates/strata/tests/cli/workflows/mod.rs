@@ -7,6 +7,7 @@ mod kinds;
 mod npm;
 mod resilience;
 mod scale;
+mod sessions;
 mod trace;
 
 use std::time::Duration;

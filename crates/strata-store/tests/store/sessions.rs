@@ -1,0 +1,95 @@
+//! Sessions: their runs take turns, their messages keep their order, they expire.
+
+use libtest_mimic::Failed;
+use strata_store::{Commit, NewRun, SessionRow, Store};
+
+fn session(id: &str, principal: Option<&str>, expires_ms: Option<i64>) -> SessionRow {
+    SessionRow {
+        id: id.into(),
+        principal: principal.map(str::to_string),
+        workflow: None,
+        metadata: "{}".into(),
+        created_ms: 1_000,
+        updated_ms: 1_000,
+        expires_ms,
+    }
+}
+
+fn run(id: &str, session: &str) -> NewRun {
+    NewRun {
+        id: id.into(),
+        workflow: "wf".into(),
+        definition: "{}".into(),
+        input: "{}".into(),
+        state: "{}".into(),
+        session_id: Some(session.into()),
+        ..NewRun::default()
+    }
+}
+
+/// A second run of a session is not claimable until the first has finished; a signal does not
+/// jump the queue, a cancel does.
+pub async fn runs_take_turns(store: Store) -> Result<(), Failed> {
+    assert!(store.create_session(&session("s", None, None)).await?);
+    assert!(!store.create_session(&session("s", None, None)).await?);
+    store.create_run(&run("r1", "s"), 1_000).await?;
+    store.create_run(&run("r2", "s"), 1_001).await?;
+    store.create_run(&run("r3", "s"), 1_002).await?;
+    assert_eq!(store.claim_runs("a", 2_000, 9_000, 10).await?, ["r1"]);
+    assert!(store.push_inbox("r2", "signal", "{}", 2_001).await?);
+    assert!(store.claim_runs("a", 2_002, 9_000, 10).await?.is_empty());
+    let finish = Commit {
+        status: Some("succeeded".into()),
+        finished: true,
+        ..Commit::default()
+    };
+    store.commit_run("r1", "a", &finish, 2_003).await?;
+    assert_eq!(store.claim_runs("a", 2_004, 9_000, 10).await?, ["r2"]);
+    // r3 waits for r2, but a cancel reaches it at once.
+    assert!(store.claim_runs("b", 2_005, 9_000, 10).await?.is_empty());
+    assert!(store.push_inbox("r3", "cancel", "{}", 2_006).await?);
+    assert_eq!(store.claim_runs("b", 2_007, 9_000, 10).await?, ["r3"]);
+    Ok(())
+}
+
+/// Messages are numbered in order per session; sessions list per principal and expire.
+pub async fn messages_and_expiry(store: Store) -> Result<(), Failed> {
+    store
+        .create_session(&session("m", Some("alice"), Some(5_000)))
+        .await?;
+    store
+        .create_session(&session("n", Some("bob"), None))
+        .await?;
+    for (i, text) in ["one", "two", "three"].iter().enumerate() {
+        let seq = store
+            .append_message("m", Some("r"), "user", text, 1_000 + i as i64)
+            .await?;
+        assert_eq!(seq, i as i64 + 1);
+    }
+    let texts: Vec<String> = store
+        .messages("m", None)
+        .await?
+        .into_iter()
+        .map(|m| m.content)
+        .collect();
+    assert_eq!(texts, ["one", "two", "three"]);
+    assert!(store.messages("m", Some("other")).await?.is_empty());
+    let mine = store.sessions(Some("alice"), None, 10, 2_000).await?;
+    assert_eq!(
+        mine.iter().map(|s| s.id.as_str()).collect::<Vec<_>>(),
+        ["m"]
+    );
+    store.touch_session("m", 3_000, Some(10_000)).await?;
+    assert_eq!(
+        store.session("m", 4_000).await?.unwrap().expires_ms,
+        Some(13_000)
+    );
+    assert_eq!(store.expire_sessions(12_000).await?, 0);
+    assert_eq!(store.expire_sessions(13_000).await?, 1);
+    assert!(store.session("m", 13_000).await?.is_none());
+    assert!(store.messages("m", None).await?.is_empty());
+    assert!(store.session("n", 99_000).await?.is_some());
+    assert!(store.delete_session("n").await?);
+    assert!(!store.delete_session("n").await?);
+    Ok(())
+}
