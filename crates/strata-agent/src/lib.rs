@@ -18,18 +18,20 @@ use std::sync::Arc;
 use axum::Router;
 use strata_config::{Config, RemoteLayer};
 use strata_core::Shutdown;
-use strata_store::Store;
+use strata_store::{AuditRecord, BatchWriter, Store};
 
 pub use engine::{Engine, EngineError};
 pub use error::AgentError;
 
-use clients::{Http, InProcess, LayerModels, LayerTools, Transport};
+use clients::{Http, InProcess, LayerModels, LayerTools, RemoteAgents, Transport};
 
 /// What the layer keeps across config generations: the engine and its running runs.
 #[derive(Debug, Clone)]
 pub struct Deps {
     pub engine: Arc<Engine>,
     http: reqwest::Client,
+    /// Where proxied A2A requests are audited.
+    audit: Option<BatchWriter<AuditRecord>>,
 }
 
 impl Deps {
@@ -40,7 +42,15 @@ impl Deps {
         Self {
             engine: Engine::new(store, max, shutdown),
             http: reqwest::Client::new(),
+            audit: None,
         }
+    }
+
+    /// Audits requests proxied to remote agents through `writer`.
+    #[must_use]
+    pub fn with_audit(mut self, writer: BatchWriter<AuditRecord>) -> Self {
+        self.audit = Some(writer);
+        self
     }
 
     /// Starts executing runs (claiming due ones, renewing leases).
@@ -66,6 +76,7 @@ pub fn build(config: &Config, deps: &Deps, below: Below) -> Result<Router, Agent
             (None, None) => return Err(AgentError::NoLayer(name)),
         })
     };
+    let agents = Arc::new(RemoteAgents::new(deps.http.clone(), &config.agent.agents));
     let clients = engine::Clients {
         models: Arc::new(LayerModels::new(transport(
             &config.agent.ai,
@@ -77,6 +88,7 @@ pub fn build(config: &Config, deps: &Deps, below: Below) -> Result<Router, Agent
             below.mcp,
             "mcp",
         )?)),
+        agents: agents.clone(),
     };
     deps.engine.configure(
         &config.workflows,
@@ -87,14 +99,16 @@ pub fn build(config: &Config, deps: &Deps, below: Below) -> Result<Router, Agent
         },
     );
     let keys = || strata_policy::ApiKeys::new(&config.auth.keys);
-    let a2a = a2a::router(
-        deps.engine.clone(),
-        keys(),
-        a2a::Settings {
+    let a2a = a2a::router(a2a::Parts {
+        engine: deps.engine.clone(),
+        keys: keys(),
+        settings: a2a::Settings {
             public_url: config.agent.public_url.clone(),
             session_ttl: config.agent.session_ttl.0,
             blocking_timeout: config.agent.a2a_blocking_timeout.0,
         },
-    );
+        agents,
+        audit: deps.audit.clone(),
+    });
     Ok(api::router(deps.engine.clone(), keys(), config.agent.session_ttl.0).merge(a2a))
 }

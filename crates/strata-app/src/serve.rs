@@ -128,6 +128,7 @@ async fn run(options: ServeOptions, config: Config, source: &str) -> Result<(), 
     if let Some(redis) = store.redis() {
         governance = governance.with_redis(redis.conn());
     }
+    let agent = agent.map(|a| a.with_audit(audit.clone()));
     let deps = LayerDeps {
         ai: strata_ai::Deps::new(metrics.clone()).with_governance(governance),
         mcp: mcp_deps(&config, &store)

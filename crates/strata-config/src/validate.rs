@@ -312,6 +312,16 @@ pub(crate) fn check_semantics(report: &mut Report<'_>, json: &Value) {
         json.pointer("/mcp/advertise_url"),
         &["http", "https"],
     );
+    const AGENTS: &[&str] = &["agent", "agents"];
+    unique_names(report, json, AGENTS, "remote agent");
+    for (i, _, agent) in named(json, AGENTS) {
+        check_url(
+            report,
+            &list_path(AGENTS, i, "card"),
+            agent.get("card"),
+            &["http", "https"],
+        );
+    }
     for layer in ["ai", "mcp"] {
         let ptr = format!("/agent/{layer}/url");
         check_url(

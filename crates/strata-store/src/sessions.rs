@@ -231,3 +231,44 @@ fn session_row(r: &AnyRow) -> Result<SessionRow, StoreError> {
         expires_ms: r.try_get("expires_ms")?,
     })
 }
+
+impl Store {
+    /// Records that `principal` created task `task_id` of remote agent `agent` through the
+    /// proxy (the first to claim it keeps it).
+    pub async fn claim_proxy_task(
+        &self,
+        agent: &str,
+        task_id: &str,
+        principal: Option<&str>,
+        now: i64,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO a2a_proxy_tasks (agent, task_id, principal, created_ms) \
+             VALUES ($1, $2, $3, $4) ON CONFLICT (agent, task_id) DO NOTHING",
+        )
+        .bind(agent)
+        .bind(task_id)
+        .bind(principal)
+        .bind(now)
+        .execute(self.pool())
+        .await?;
+        Ok(())
+    }
+
+    /// Who created task `task_id` of `agent` through the proxy: `None` when nobody did,
+    /// `Some(None)` when it was created without credentials.
+    pub async fn proxy_task_owner(
+        &self,
+        agent: &str,
+        task_id: &str,
+    ) -> Result<Option<Option<String>>, StoreError> {
+        let row =
+            sqlx::query("SELECT principal FROM a2a_proxy_tasks WHERE agent = $1 AND task_id = $2")
+                .bind(agent)
+                .bind(task_id)
+                .fetch_optional(self.pool())
+                .await?;
+        row.map(|r| r.try_get(0).map_err(StoreError::from))
+            .transpose()
+    }
+}

@@ -47,7 +47,7 @@ pub(super) async fn handle(
 }
 
 /// Where clients reach this layer: the configured public URL, else the request's host.
-fn base_url(a2a: &A2a, headers: &HeaderMap) -> String {
+pub(super) fn base_url(a2a: &A2a, headers: &HeaderMap) -> String {
     if let Some(url) = &a2a.settings.public_url {
         return url.trim_end_matches('/').to_string();
     }

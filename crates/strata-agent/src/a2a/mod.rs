@@ -9,6 +9,7 @@ mod card;
 pub mod error;
 mod jsonrpc;
 mod ops;
+mod proxy;
 mod rest;
 mod stream;
 pub mod task;
@@ -21,7 +22,9 @@ use axum::Router;
 use axum::http::HeaderMap;
 use axum::routing::{get, post};
 use strata_policy::ApiKeys;
+use strata_store::{AuditRecord, BatchWriter};
 
+use crate::clients::RemoteAgents;
 use crate::engine::Engine;
 use error::A2aError;
 use wire::Version;
@@ -32,6 +35,9 @@ pub struct A2a {
     pub engine: Arc<Engine>,
     keys: ApiKeys,
     settings: Settings,
+    /// Remote agents, proxied at `/a2a/{name}`.
+    agents: Arc<RemoteAgents>,
+    audit: Option<BatchWriter<AuditRecord>>,
 }
 
 /// The agent layer's A2A settings.
@@ -52,16 +58,20 @@ pub struct Call {
 }
 
 impl A2a {
+    /// Who calls: the key's name, or `None` when no keys are configured.
+    fn principal(&self, headers: &HeaderMap) -> Result<Option<String>, A2aError> {
+        if !self.keys.enabled() {
+            return Ok(None);
+        }
+        strata_policy::presented_key(headers)
+            .and_then(|k| self.keys.verify(k))
+            .map(|id| Some(id.name.clone()))
+            .ok_or(A2aError::Unauthorized)
+    }
+
     /// Checks the caller and the agent; the call every operation runs in.
     fn call(self: &Arc<Self>, workflow: String, headers: &HeaderMap) -> Result<Call, A2aError> {
-        let principal = if self.keys.enabled() {
-            let id = strata_policy::presented_key(headers)
-                .and_then(|k| self.keys.verify(k))
-                .ok_or(A2aError::Unauthorized)?;
-            Some(id.name.clone())
-        } else {
-            None
-        };
+        let principal = self.principal(headers)?;
         if !self.engine.workflows().contains_key(&workflow) {
             return Err(A2aError::MethodNotFound(format!(
                 "no agent named `{workflow}`"
@@ -76,12 +86,24 @@ impl A2a {
     }
 }
 
-/// The A2A routes.
-pub fn router(engine: Arc<Engine>, keys: ApiKeys, settings: Settings) -> Router {
+/// What the A2A routes are built from.
+#[derive(Debug)]
+pub struct Parts {
+    pub engine: Arc<Engine>,
+    pub keys: ApiKeys,
+    pub settings: Settings,
+    pub agents: Arc<RemoteAgents>,
+    pub audit: Option<BatchWriter<AuditRecord>>,
+}
+
+/// The A2A routes: the workflows' agents, and the proxied remote agents.
+pub fn router(parts: Parts) -> Router {
     let a2a = Arc::new(A2a {
-        engine,
-        keys,
-        settings,
+        engine: parts.engine,
+        keys: parts.keys,
+        settings: parts.settings,
+        agents: parts.agents,
+        audit: parts.audit,
     });
     Router::new()
         .route("/a2a/{workflow}", post(jsonrpc::handle))
@@ -96,5 +118,9 @@ pub fn router(engine: Arc<Engine>, keys: ApiKeys, settings: Settings) -> Router 
             "/a2a/{workflow}/tasks/{task}",
             get(rest::get).post(rest::task_action),
         )
+        .layer(axum::middleware::from_fn_with_state(
+            a2a.clone(),
+            proxy::route,
+        ))
         .with_state(a2a)
 }

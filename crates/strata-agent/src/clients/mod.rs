@@ -3,6 +3,7 @@
 //! transport that is either in-process (the layer's router, called directly, with the run's
 //! principal attached) or HTTP (the layer's URL, with the agent layer's own key).
 
+pub mod agents;
 mod model;
 mod tool;
 mod transport;
@@ -14,6 +15,7 @@ use std::time::Instant;
 
 use serde_json::{Value, json};
 
+pub use agents::RemoteAgents;
 pub use model::LayerModels;
 pub use tool::LayerTools;
 pub use transport::{Http, InProcess, Transport};

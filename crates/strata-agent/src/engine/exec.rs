@@ -62,6 +62,17 @@ pub async fn execute(engine: &Arc<Engine>, at: &Attempt, action: Action, input: 
             )
             .await
         }
+        Action::Agent | Action::Handoff
+            if engine.clients().agents.get(field("agent")).is_some() =>
+        {
+            let clients = engine.clients();
+            let child_input = input.get("input").cloned().unwrap_or(Value::Null);
+            called(
+                at.timeout,
+                clients.agents.send(field("agent"), &child_input, &ctx),
+            )
+            .await
+        }
         Action::Agent | Action::Workflow | Action::Handoff => {
             let child_input = input.get("input").cloned().unwrap_or(Value::Null);
             match engine.start_child(at, field("agent"), child_input).await {

@@ -25,7 +25,7 @@ use strata_core::Shutdown;
 use strata_store::{NewEvent, NewRun, Store, StoreError};
 use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore, broadcast};
 
-use crate::clients::{ModelClient, ToolClient};
+use crate::clients::{ModelClient, RemoteAgents, ToolClient};
 use event::{Event, StepError};
 use exec::Attempt;
 use fold::Fold;
@@ -35,6 +35,8 @@ use fold::Fold;
 pub struct Clients {
     pub models: Arc<dyn ModelClient>,
     pub tools: Arc<dyn ToolClient>,
+    /// Remote A2A agents (`agent.agents`).
+    pub agents: Arc<RemoteAgents>,
 }
 
 /// Engine settings from the config.

@@ -1,5 +1,7 @@
 //! The workflow gateway's config.
 
+use std::collections::BTreeMap;
+
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use strata_core::Secret;
@@ -33,6 +35,34 @@ pub struct AgentConfig {
     /// How long a blocking A2A `SendMessage` waits for the task to finish or ask for input
     /// before it answers with the task as it stands.
     pub a2a_blocking_timeout: Duration,
+    /// Remote A2A agents: `agent` and `handoff` steps may name them, and callers reach them
+    /// through the gateway at `/a2a/{name}` with the gateway's auth, audit and tracing.
+    pub agents: Vec<RemoteAgent>,
+}
+
+/// A remote agent spoken to over A2A (JSON-RPC, protocol 1.0 or 0.3 as its card says).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RemoteAgent {
+    /// Unique among remote agents and workflows.
+    pub name: String,
+    /// The agent's card: its URL (`…/agent-card.json`), or the agent's base URL, whose card is
+    /// read from `{url}/.well-known/agent-card.json`.
+    pub card: String,
+    /// Headers sent to the agent (its credentials), e.g. `Authorization: "Bearer ${AGENT_KEY}"`.
+    /// The caller's own credentials are never forwarded.
+    #[serde(default)]
+    pub headers: BTreeMap<String, Secret>,
+    /// Read the answer as a stream (`SendStreamingMessage`) rather than a blocking send.
+    #[serde(default)]
+    pub streaming: bool,
+    /// How long one message to the agent may take.
+    #[serde(default = "default_agent_timeout")]
+    pub timeout: Duration,
+}
+
+fn default_agent_timeout() -> Duration {
+    Duration::from_secs(300)
 }
 
 impl Default for AgentConfig {
@@ -47,6 +77,7 @@ impl Default for AgentConfig {
             session_ttl: Duration::from_secs(24 * 3600),
             public_url: None,
             a2a_blocking_timeout: Duration::from_secs(120),
+            agents: Vec::new(),
         }
     }
 }

@@ -14,7 +14,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use strata_core::Secret;
 
-pub use agent::{AgentConfig, RemoteLayer};
+pub use agent::{AgentConfig, RemoteAgent, RemoteLayer};
 pub use ai::{
     AiConfig, Cache, CircuitBreaker, FailMode, GuardAction, GuardSide, Guardrail, GuardrailKind,
     ModelPrice, Objective, PiiEntity, Priority, PriorityLevel, Provider, ProviderKind, Retry,

@@ -85,6 +85,12 @@ pub(crate) fn load(
                 format!("duplicate workflow name `{name}` (also in {first})"),
             );
         }
+        if config.agent.agents.iter().any(|a| a.name == *name) {
+            report.at(
+                &[Seg::Key("name".into())],
+                format!("workflow `{name}` has the name of a remote agent in agent.agents (both would be /a2a/{name})"),
+            );
+        }
         check::references(&mut report, workflow, config, &names);
         errors.append(&mut report.errors);
     }

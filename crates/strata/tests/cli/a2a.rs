@@ -3,6 +3,7 @@
 
 use std::time::Duration;
 
+use serde_json::{Value, json};
 use strata_testkit::python::{e2e_dir, python_with_sdks};
 
 use crate::harness::Stack;
@@ -90,4 +91,283 @@ async fn the_a2a_sdk_drives_workflows_as_agents() {
     .expect("a2a_sdk.py finishes")
     .unwrap();
     crate::harness::assert_scenarios(&SCENARIOS, &out, &stack.process.logs());
+}
+
+/// A remote agent built with the A2A SDK (`tests/e2e/a2a_remote_agent.py`), killed on drop.
+struct RemoteAgent {
+    _child: tokio::process::Child,
+    port: u16,
+    log: std::path::PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl RemoteAgent {
+    async fn start(python: &std::path::Path) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let log = dir.path().join("remote.log");
+        let port = strata_testkit::process::free_port();
+        let child = tokio::process::Command::new(python)
+            .arg(e2e_dir().join("a2a_remote_agent.py"))
+            .arg(port.to_string())
+            .arg("helper")
+            .env("STRATA_REMOTE_LOG", &log)
+            .kill_on_drop(true)
+            .spawn()
+            .unwrap();
+        let card = format!("http://127.0.0.1:{port}/.well-known/agent-card.json");
+        crate::harness::eventually(
+            Duration::from_secs(60),
+            "the remote agent serves its card",
+            || async {
+                reqwest::get(&card)
+                    .await
+                    .ok()
+                    .filter(|r| r.status() == 200)
+                    .map(|_| ())
+            },
+        )
+        .await;
+        Self {
+            _child: child,
+            port,
+            log,
+            _dir: dir,
+        }
+    }
+
+    /// The requests it received, one JSON object each.
+    fn requests(&self) -> Vec<Value> {
+        std::fs::read_to_string(&self.log)
+            .unwrap_or_default()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect()
+    }
+}
+
+const TRIAGE: &str = r#"
+name: triage
+steps:
+  think:
+    llm: { model: mock-1, messages: [{ role: user, content: "{{ input.message }}" }] }
+    output: thought
+  look:
+    needs: [think]
+    tool: { server: demo, name: echo, arguments: { text: "looked up" } }
+    output: found
+  ask:
+    needs: [look]
+    agent: { name: helper-stream, message: "second opinion on {{ state.thought }}" }
+    output: opinion
+  escalate:
+    needs: [ask]
+    handoff: { agent: helper, message: "please take over: {{ input.message }}" }
+"#;
+
+fn remote_config(port: u16) -> String {
+    format!(
+        "admin:\n  key: sk-admin\n\
+         auth:\n  keys:\n\
+         \x20   - {{ name: alice, key: sk-alice }}\n\
+         \x20   - {{ name: bob, key: sk-bob }}\n\
+         ai:\n  providers:\n    - {{ name: mock, models: [mock-1] }}\n\
+         mcp:\n  upstreams:\n    - {{ name: demo, builtin: demo }}\n  servers:\n    - {{ name: demo, upstreams: [demo] }}\n\
+         agent:\n  workflows: [\"*.wf.yaml\"]\n  poll_interval: 100ms\n  agents:\n\
+         \x20   - {{ name: helper, card: \"http://127.0.0.1:{port}\", headers: {{ Authorization: \"Bearer remote-secret\" }} }}\n\
+         \x20   - {{ name: helper-stream, card: \"http://127.0.0.1:{port}/.well-known/agent-card.json\", streaming: true }}\n"
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_that_calls_a_model_a_tool_and_remote_agents_is_one_trace() {
+    let Some(python) =
+        python_with_sdks("a_run_that_calls_a_model_a_tool_and_remote_agents_is_one_trace")
+    else {
+        return;
+    };
+    let remote = RemoteAgent::start(&python).await;
+    let stack = Stack::start_with_files(
+        &remote_config(remote.port),
+        &[("triage.wf.yaml", TRIAGE)],
+        &[],
+        &[],
+    )
+    .await;
+    let response = reqwest::Client::new()
+        .post(stack.ports.agent_url("/v1/workflows/triage/runs"))
+        .bearer_auth("sk-alice")
+        .json(&json!({ "input": { "message": "refund" }, "wait": "60s" }))
+        .send()
+        .await
+        .unwrap();
+    let run: Value = response.json().await.unwrap();
+    assert_eq!(
+        run["status"],
+        "succeeded",
+        "{run:#}\n{}",
+        stack.process.logs()
+    );
+    // The handoff's outcome is the run's: the remote agent got the message and the state.
+    assert_eq!(
+        run["output"],
+        "remote helper got: please take over: refund (context: found, opinion, thought)"
+    );
+    let trace: Value = reqwest::Client::new()
+        .get(
+            stack
+                .ports
+                .agent_url(&format!("/v1/runs/{}/trace", run["id"].as_str().unwrap())),
+        )
+        .bearer_auth("sk-alice")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let trace_id = trace["trace_id"].as_str().unwrap().to_string();
+    let hops: Vec<(String, String)> = trace["children"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|step| step["children"].as_array().unwrap().iter())
+        .flat_map(|attempt| attempt["children"].as_array().cloned().unwrap_or_default())
+        .map(|c| {
+            (
+                c["layer"].as_str().unwrap().to_string(),
+                c["target"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    let want = [
+        ("ai", "mock-1"),
+        ("mcp", "demo/echo"),
+        ("a2a", "helper-stream"),
+        ("a2a", "helper"),
+    ];
+    assert_eq!(
+        hops,
+        want.map(|(a, b)| (a.to_string(), b.to_string())),
+        "{trace:#}"
+    );
+
+    // The remote agent saw the run's trace, the configured credentials (never alice's key),
+    // one message streamed and one blocking.
+    let seen = remote.requests();
+    assert_eq!(seen.len(), 2, "{seen:#?}");
+    for r in &seen {
+        let tp = r["traceparent"].as_str().unwrap();
+        assert_eq!(
+            strata_core::trace_id_of(tp).as_deref(),
+            Some(trace_id.as_str()),
+            "{r}"
+        );
+        assert_eq!(r["a2a_version"], "1.0");
+        assert!(!r.to_string().contains("sk-alice"));
+    }
+    assert_eq!(seen[0]["authorization"], Value::Null);
+    assert_eq!(seen[1]["authorization"], "Bearer remote-secret");
+    assert_eq!(
+        seen[1]["context_keys"],
+        json!(["found", "opinion", "thought"])
+    );
+
+    // The model call and the tool call were recorded in the same trace.
+    let record = vec![(Some("alice".to_string()), Some(trace_id))];
+    assert_eq!(
+        crate::topologies::eventually_recorded(&stack, crate::topologies::TOOL_CALLS).await,
+        record
+    );
+    assert_eq!(
+        crate::topologies::eventually_recorded(&stack, crate::topologies::MODEL_CALLS).await,
+        record
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn remote_agents_are_reachable_through_the_gateway_with_its_auth_and_audit() {
+    let Some(python) =
+        python_with_sdks("remote_agents_are_reachable_through_the_gateway_with_its_auth_and_audit")
+    else {
+        return;
+    };
+    let remote = RemoteAgent::start(&python).await;
+    let stack = Stack::start_with_files(
+        &remote_config(remote.port),
+        &[("triage.wf.yaml", TRIAGE)],
+        &[],
+        &[],
+    )
+    .await;
+    let out = tokio::time::timeout(
+        Duration::from_secs(300),
+        tokio::process::Command::new(&python)
+            .arg(e2e_dir().join("a2a_proxy.py"))
+            .env("STRATA_AGENT_URL", stack.ports.agent_url(""))
+            .env("STRATA_KEY_A", "sk-alice")
+            .env("STRATA_KEY_B", "sk-bob")
+            .kill_on_drop(true)
+            .output(),
+    )
+    .await
+    .expect("a2a_proxy.py finishes")
+    .unwrap();
+    let scenarios = [
+        "the_card_points_at_the_gateway",
+        "a_message_through_the_proxy_reaches_the_agent",
+        "another_caller_cannot_reach_the_task",
+        "an_unknown_key_is_refused",
+    ];
+    crate::harness::assert_scenarios(&scenarios, &out, &stack.process.logs());
+    // The agent got the gateway's credentials, never a caller's key.
+    let seen = remote.requests();
+    assert_eq!(seen.len(), 1, "only alice's message reached it: {seen:#?}");
+    assert_eq!(seen[0]["authorization"], "Bearer remote-secret");
+    assert!(strata_core::trace_id_of(seen[0]["traceparent"].as_str().unwrap()).is_some());
+
+    // Every proxied request is in the audit log, bob's attempts as denied.
+    let audited = crate::harness::eventually(
+        Duration::from_secs(10),
+        "the proxy's audit records",
+        || async {
+            let r: Value = reqwest::Client::new()
+                .get(stack.ports.admin_url("/admin/api/audit?layer=agent"))
+                .bearer_auth("sk-admin")
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            let records = r["records"].as_array().cloned().unwrap_or_default();
+            (records.len() >= 4).then_some(records)
+        },
+    )
+    .await;
+    let summary: Vec<(String, String, String)> = audited
+        .iter()
+        .rev()
+        .map(|r| {
+            (
+                r["principal"].as_str().unwrap_or_default().to_string(),
+                r["action"].as_str().unwrap_or_default().to_string(),
+                r["outcome"].as_str().unwrap_or_default().to_string(),
+            )
+        })
+        .collect();
+    let want = [
+        ("alice", "a2a.SendMessage", "ok"),
+        ("alice", "a2a.GetTask", "ok"),
+        ("bob", "a2a.GetTask", "denied"),
+        ("bob", "a2a.CancelTask", "denied"),
+    ];
+    assert_eq!(
+        summary,
+        want.map(|(a, b, c)| (a.to_string(), b.to_string(), c.to_string())),
+        "{audited:#?}"
+    );
+    for r in &audited {
+        assert_eq!(r["target"], "helper");
+        assert_eq!(r["trace_id"].as_str().map(str::len), Some(32), "{r}");
+    }
 }

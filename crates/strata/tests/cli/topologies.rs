@@ -33,7 +33,7 @@ async fn run(stack: &Stack) -> Value {
 }
 
 /// (principal, trace id) of one kind of record in a stack's store.
-async fn principals(stack: &Stack, sql: &str) -> Vec<(Option<String>, Option<String>)> {
+pub async fn principals(stack: &Stack, sql: &str) -> Vec<(Option<String>, Option<String>)> {
     let storage = strata_config::Storage {
         url: strata_core::Secret::new(stack.db_url()),
         ..Default::default()
@@ -48,9 +48,9 @@ async fn principals(stack: &Stack, sql: &str) -> Vec<(Option<String>, Option<Str
     rows
 }
 
-const TOOL_CALLS: &str =
+pub const TOOL_CALLS: &str =
     "SELECT principal, trace_id FROM audit_log WHERE layer = 'mcp' AND action = 'tools/call'";
-const MODEL_CALLS: &str = "SELECT key_name, trace_id FROM usage_ledger";
+pub const MODEL_CALLS: &str = "SELECT key_name, trace_id FROM usage_ledger";
 
 /// The run's trace id, from its trace.
 async fn trace_id(stack: &Stack, run: &Value) -> String {
@@ -67,7 +67,10 @@ async fn trace_id(stack: &Stack, run: &Value) -> String {
     trace["trace_id"].as_str().unwrap().to_string()
 }
 
-async fn eventually_recorded(stack: &Stack, sql: &str) -> Vec<(Option<String>, Option<String>)> {
+pub async fn eventually_recorded(
+    stack: &Stack,
+    sql: &str,
+) -> Vec<(Option<String>, Option<String>)> {
     crate::harness::eventually(std::time::Duration::from_secs(10), sql, || async {
         let found = principals(stack, sql).await;
         (!found.is_empty()).then_some(found)

@@ -46,6 +46,9 @@ pub(crate) fn references(
     workflows: &[String],
 ) {
     let flows: Vec<&str> = workflows.iter().map(String::as_str).collect();
+    // `agent` and `handoff` steps reach local workflows and the configured remote agents.
+    let mut agents = flows.clone();
+    agents.extend(config.agent.agents.iter().map(|a| a.name.as_str()));
     let servers: Vec<&str> = config.mcp.servers.iter().map(|s| s.name.as_str()).collect();
     // A provider without a model list serves every model: then any name may be right. A layer
     // reached over HTTP (`agent.ai`, `agent.mcp`) has models and servers this config cannot see.
@@ -78,7 +81,7 @@ pub(crate) fn references(
         }
         if let Some(agent) = call.agent {
             let at = path(&call.at, &["agent", "name"]);
-            known_ref(report, &at, "workflow", &agent.name, &flows);
+            known_ref(report, &at, "agent", &agent.name, &agents);
         }
         if let Some(sub) = call.workflow {
             let at = path(&call.at, &["workflow", "name"]);
@@ -86,7 +89,7 @@ pub(crate) fn references(
         }
         if let Some(handoff) = call.handoff {
             let at = path(&call.at, &["handoff", "agent"]);
-            known_ref(report, &at, "workflow", &handoff.agent, &flows);
+            known_ref(report, &at, "agent", &handoff.agent, &agents);
         }
     }
     report.errors.sort_by_key(|e| (e.line, e.column));
