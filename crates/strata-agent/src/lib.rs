@@ -7,6 +7,7 @@
 pub mod a2a;
 pub mod api;
 pub mod clients;
+pub mod conversation;
 pub mod engine;
 mod error;
 pub mod replay;

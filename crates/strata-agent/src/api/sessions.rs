@@ -13,7 +13,6 @@ use strata_store::{RunQuery, SessionRow};
 
 use super::Api;
 use crate::AgentError;
-use crate::a2a::task;
 
 /// `POST /v1/sessions` body.
 #[derive(Debug, Default, Deserialize)]
@@ -127,28 +126,14 @@ pub(super) async fn show(
         })
         .await?;
     runs.reverse();
-    let mut conversation: Vec<(i64, Value)> = store
-        .messages(&id, None)
-        .await?
-        .into_iter()
-        .filter_map(|m| {
-            let mut v: Value = serde_json::from_str(&m.content).ok()?;
-            v["taskId"] = json!(m.run_id);
-            v["contextId"] = json!(id);
-            Some((m.ts_ms, v))
-        })
+    let run_list: Vec<Value> = runs
+        .iter()
+        .map(|r| json!({ "id": r.id, "workflow": r.workflow, "status": r.status, "created_ms": r.created_ms }))
         .collect();
-    let mut run_list = Vec::new();
-    for row in &runs {
-        let events = store.run_events(&row.id, 0, i64::MAX).await?;
-        let tracker = task::fold(row, &events);
-        conversation.extend(tracker.said.iter().cloned());
-        run_list.push(json!({ "id": row.id, "workflow": row.workflow, "status": row.status, "created_ms": row.created_ms }));
-    }
-    conversation.sort_by_key(|(ts, _)| *ts);
+    let conversation = crate::conversation::turns(store, &id, None).await?;
     let mut out = session_json(&session);
     out["runs"] = Value::Array(run_list);
-    out["messages"] = Value::Array(conversation.into_iter().map(|(_, m)| m).collect());
+    out["messages"] = Value::Array(conversation.into_iter().map(|t| t.message).collect());
     Ok(Json(out).into_response())
 }
 

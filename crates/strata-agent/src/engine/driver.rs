@@ -65,6 +65,8 @@ struct Driver {
     running: HashMap<String, (u32, AbortHandle)>,
     set: JoinSet<Joined>,
     notify: Arc<Notify>,
+    /// The session's earlier turns as chat messages, for `llm` steps (workflow `context`).
+    history: Vec<Value>,
 }
 
 impl Driver {
@@ -88,6 +90,16 @@ impl Driver {
                 .map_err(|e| DriveError::Malformed(format!("event {}: {e}", event.seq)))?;
             fold.apply(&event)?;
         }
+        let history = match (&fold.def.context, &row.session_id) {
+            (Some(c), Some(session)) if c.history => {
+                crate::conversation::turns(&engine.store, session, Some(run_id))
+                    .await?
+                    .iter()
+                    .map(crate::conversation::Turn::chat)
+                    .collect()
+            }
+            _ => Vec::new(),
+        };
         let parent = row.parent_id.zip(row.parent_task);
         Ok(Self {
             engine: engine.clone(),
@@ -101,6 +113,7 @@ impl Driver {
             running: HashMap::new(),
             set: JoinSet::new(),
             notify,
+            history,
         })
     }
 
@@ -294,6 +307,16 @@ impl Driver {
                     })?;
                     continue;
                 }
+            };
+            let input = match (&self.fold.def.context, action) {
+                (Some(window), Action::Llm) => {
+                    let mut input = input;
+                    input["messages"] =
+                        super::window::with_history(&input["messages"], &self.history);
+                    input["context"] = super::window::policy_json(window);
+                    input
+                }
+                _ => input,
             };
             // A start journaled before a crash runs again with the same input and key.
             let input = match (&task.phase, &task.input) {

@@ -49,7 +49,19 @@ pub async fn execute(engine: &Arc<Engine>, at: &Attempt, action: Action, input: 
     match action {
         Action::Llm => {
             let clients = engine.clients();
-            called(at.timeout, clients.models.chat(input.clone(), &ctx)).await
+            match super::window::apply(input, clients.models.as_ref(), &ctx).await {
+                Ok((body, summary)) => {
+                    let mut outcome = called(at.timeout, clients.models.chat(body, &ctx)).await;
+                    if let (Some(record), Outcome::Done { calls, .. }) = (summary, &mut outcome) {
+                        calls.insert(0, record);
+                    }
+                    outcome
+                }
+                Err((e, record)) => Outcome::Done {
+                    result: Err(StepError::new(e.class, e.message)),
+                    calls: record.into_iter().collect(),
+                },
+            }
         }
         Action::Tool => {
             let clients = engine.clients();

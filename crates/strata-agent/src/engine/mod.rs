@@ -12,6 +12,7 @@ pub mod follow;
 pub mod input;
 mod retry;
 pub mod state;
+pub mod window;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};

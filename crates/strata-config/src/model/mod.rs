@@ -29,7 +29,7 @@ pub use mcp::{
     StdioUpstream, ToolFilter, ToolLimit, ToolOverride, Upstream, UrlTransport, VirtualServer,
 };
 pub use workflow::{
-    AgentCall, Branch, CatchRule, ChoiceRule, ERROR_CLASSES, Fail, Handoff, Human, LlmCall,
+    AgentCall, Branch, CatchRule, ChoiceRule, ContextWindow, WindowStrategy, ERROR_CLASSES, Fail, Handoff, Human, LlmCall,
     MapSpec, Parallel, Reducer, RetryRule, StateKey, Step, StepDefaults, SubWorkflow, Succeed,
     ToolCall, Wait, Workflow,
 };

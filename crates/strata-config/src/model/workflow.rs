@@ -37,8 +37,52 @@ pub struct Workflow {
     /// Free-form labels (shown in listings; skills for the agent card).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub metadata: BTreeMap<String, Value>,
+    /// What `llm` steps send to models: the session's earlier turns, kept within a token budget.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub context: Option<ContextWindow>,
     /// The steps, by name.
     pub steps: BTreeMap<String, Step>,
+}
+
+/// The context window of a workflow's model calls.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ContextWindow {
+    /// Put the session's earlier turns (its messages in, its answers out) before each `llm`
+    /// step's own messages, after its system prompts.
+    #[serde(default = "yes")]
+    pub history: bool,
+    /// Most tokens of messages sent to a model, estimated as one token per 4 characters of
+    /// content plus 4 per message.
+    pub max_tokens: u32,
+    /// What happens to the oldest messages over the budget.
+    #[serde(default)]
+    pub strategy: WindowStrategy,
+    /// The last messages (other than system prompts) always sent, whatever the budget.
+    #[serde(default = "default_keep_last")]
+    pub keep_last: u32,
+    /// The model that writes summaries (`strategy: summarize`); the step's own when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub summary_model: Option<String>,
+}
+
+fn yes() -> bool {
+    true
+}
+
+fn default_keep_last() -> u32 {
+    4
+}
+
+/// How a context window sheds messages. System prompts and the last `keep_last` messages stay.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum WindowStrategy {
+    /// Drop the oldest messages until the rest fit.
+    #[default]
+    TruncateOldest,
+    /// Replace the oldest messages by a summary written by a model (through the ai layer).
+    Summarize,
 }
 
 /// A state key.

@@ -66,6 +66,15 @@ pub(crate) fn references(
     models.sort_unstable();
     models.dedup();
 
+    if let Some(model) = workflow
+        .context
+        .as_ref()
+        .and_then(|c| c.summary_model.as_ref())
+        && !any_model
+    {
+        let at = [Seg::Key("context".into()), Seg::Key("summary_model".into())];
+        known_ref(report, &at, "model", model, &models);
+    }
     for call in calls(workflow) {
         if let Some(llm) = call.llm
             && !any_model

@@ -452,9 +452,9 @@ steps:
         [
             "wf.yaml:3:22: steps.a.llm.model: unknown model `smrt`, did you mean `smart`?",
             "wf.yaml:4:24: steps.b.tool.server: unknown virtual server `prod` (known: dev)",
-            "wf.yaml:5:23: steps.c.agent.name: unknown workflow `kbb`, did you mean `kb`?",
+            "wf.yaml:5:23: steps.c.agent.name: unknown agent `kbb`, did you mean `kb`?",
             "wf.yaml:6:26: steps.d.workflow.name: unknown workflow `nothing` (known: triage, kb, oncall)",
-            "wf.yaml:7:26: steps.e.handoff.agent: unknown workflow `oncal`, did you mean `oncall`?",
+            "wf.yaml:7:26: steps.e.handoff.agent: unknown agent `oncal`, did you mean `oncall`?",
             "wf.yaml:11:30: steps.f.parallel.branches.one.llm.model: unknown model `gpt-5` (known: smart, writer)",
         ]
     );
@@ -499,4 +499,21 @@ fn condensed_messages() {
     assert_eq!(super::values::one_line_template("other"), "other");
     assert!(super::expression_error("1 + 2").is_none());
     assert!(super::template_error("{{ a }}").is_none());
+}
+
+#[test]
+fn agent_steps_reach_remote_agents_and_summaries_need_a_known_model() {
+    let config = format!(
+        "{CONFIG}agent:\n  agents:\n    - {{ name: billing, card: \"http://127.0.0.1:9/\" }}\n"
+    );
+    let text = r#"name: t
+context: { max_tokens: 100, strategy: summarize, summary_model: smrat }
+steps:
+  a: { agent: { name: billing, message: hi }, next: b }
+  b: { handoff: { agent: billing } }
+"#;
+    assert_eq!(
+        reference_errors(text, &config, &["t"]),
+        ["wf.yaml:2:65: context.summary_model: unknown model `smrat`, did you mean `smart`?"]
+    );
 }

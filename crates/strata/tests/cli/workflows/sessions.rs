@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use serde_json::json;
+use serde_json::{Value, json};
 use strata_testkit::MockLlm;
 
 use super::{config, get, post, until_status};
@@ -97,23 +97,26 @@ async fn runs_of_a_session_take_turns_and_its_conversation_is_kept() {
         .map(|r| r["id"].as_str().unwrap())
         .collect();
     assert_eq!(runs, [first.as_str(), second.as_str()]);
-    // The answers, in order: each run asked, then answered.
-    let said: Vec<String> = shown["messages"]
+    // The conversation, in order: each run's input, its question, its answer.
+    let said: Vec<(String, Value)> = shown["messages"]
         .as_array()
         .unwrap()
         .iter()
         .map(|m| {
-            m["parts"][0]["text"]
-                .as_str()
-                .unwrap_or_default()
-                .to_string()
+            let part = &m["parts"][0];
+            let content = part.get("text").or(part.get("data")).cloned().unwrap();
+            (m["role"].as_str().unwrap().to_string(), content)
         })
         .collect();
-    assert_eq!(
-        said,
-        ["Which one?", "chose red", "Which one?", "chose blue"],
-        "{shown:#}"
-    );
+    let want = [
+        ("ROLE_USER", json!({ "n": 1 })),
+        ("ROLE_AGENT", json!("Which one?")),
+        ("ROLE_AGENT", json!("chose red")),
+        ("ROLE_USER", json!({ "n": 2 })),
+        ("ROLE_AGENT", json!("Which one?")),
+        ("ROLE_AGENT", json!("chose blue")),
+    ];
+    assert_eq!(said, want.map(|(r, v)| (r.to_string(), v)), "{shown:#}");
 
     let (_, listed) = get(&stack, "/v1/sessions").await;
     assert!(
@@ -165,5 +168,109 @@ async fn an_idle_session_expires_after_its_time_to_live() {
             .unwrap()
             .iter()
             .any(|s| s["id"] == sid)
+    );
+}
+
+const CHAT: &str = r#"
+name: chat
+context: { max_tokens: 70, keep_last: 3, strategy: STRATEGY }
+steps:
+  reply:
+    llm:
+      model: any
+      messages: [{ role: system, content: "You are terse." }, { role: user, content: "{{ input.message }}" }]
+    output: text
+  done: { needs: [reply], succeed: { output: "{{ state.text }}" } }
+"#;
+
+/// Four turns in one session; the model request of the last one.
+async fn fourth_turn(strategy: &str) -> (MockLlm, Vec<Value>) {
+    let llm = MockLlm::start().await;
+    let chat = CHAT.replace("STRATEGY", strategy);
+    let stack = Stack::start_with_files(
+        &config(&llm.base_url, ""),
+        &[("chat.wf.yaml", chat.as_str())],
+        &[],
+        &[],
+    )
+    .await;
+    let (_, session) = post(&stack, "/v1/sessions", json!({})).await;
+    let sid = session["id"].as_str().unwrap();
+    for n in ["one", "two", "three", "four"] {
+        let message = format!("turn {n}: tell me something about the number {n}, please");
+        let (status, run) = post(
+            &stack,
+            "/v1/workflows/chat/runs",
+            json!({ "input": { "message": message }, "session": sid, "wait": "30s" }),
+        )
+        .await;
+        assert_eq!(
+            (status, run["status"].as_str()),
+            (200, Some("succeeded")),
+            "{run:#}"
+        );
+    }
+    let last = llm.received().last().unwrap().body["messages"]
+        .as_array()
+        .unwrap()
+        .clone();
+    (llm, last)
+}
+
+fn contents(messages: &[Value]) -> Vec<String> {
+    messages
+        .iter()
+        .map(|m| {
+            format!(
+                "{}: {}",
+                m["role"].as_str().unwrap(),
+                m["content"].as_str().unwrap()
+            )
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_context_window_keeps_the_system_prompt_and_the_last_turns_within_the_budget() {
+    let (_llm, sent) = fourth_turn("truncate_oldest").await;
+    let sent = contents(&sent);
+    // The full history would be 1 system + 6 earlier turns + the new one; the oldest went.
+    assert_eq!(sent[0], "system: You are terse.");
+    assert_eq!(
+        sent[1..],
+        [
+            "user: turn three: tell me something about the number three, please",
+            "assistant: mock: turn three: tell me something about the number three, please",
+            "user: turn four: tell me something about the number four, please",
+        ],
+        "{sent:#?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_summarizing_window_replaces_the_oldest_turns_with_a_summary() {
+    let (llm, sent) = fourth_turn("summarize").await;
+    let sent = contents(&sent);
+    assert_eq!(sent[0], "system: You are terse.");
+    assert!(
+        sent[1].starts_with("system: Summary of the earlier conversation: mock: "),
+        "{sent:#?}"
+    );
+    assert_eq!(sent.len(), 5, "{sent:#?}");
+    // The summary was written through the ai layer from the turns that were shed.
+    let requests = llm.received();
+    let summary = &requests[requests.len() - 2].body["messages"];
+    assert!(
+        summary[0]["content"]
+            .as_str()
+            .unwrap()
+            .starts_with("Summarize this conversation")
+    );
+    assert!(
+        summary[1]["content"]
+            .as_str()
+            .unwrap()
+            .contains("user: turn one"),
+        "{summary:#}"
     );
 }
