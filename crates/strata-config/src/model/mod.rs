@@ -29,9 +29,9 @@ pub use mcp::{
     StdioUpstream, ToolFilter, ToolLimit, ToolOverride, Upstream, UrlTransport, VirtualServer,
 };
 pub use workflow::{
-    AgentCall, Branch, CatchRule, ChoiceRule, ContextWindow, WindowStrategy, ERROR_CLASSES, Fail, Handoff, Human, LlmCall,
-    MapSpec, Parallel, Reducer, RetryRule, StateKey, Step, StepDefaults, SubWorkflow, Succeed,
-    ToolCall, Wait, Workflow,
+    AgentCall, Branch, CatchRule, ChoiceRule, ContextWindow, ERROR_CLASSES, Fail, Handoff, Human,
+    LlmCall, MapSpec, Parallel, Reducer, RetryRule, StateKey, Step, StepDefaults, SubWorkflow,
+    Succeed, ToolCall, Wait, WindowStrategy, Workflow,
 };
 
 /// The whole config file.
