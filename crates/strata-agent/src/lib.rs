@@ -10,6 +10,7 @@ pub mod clients;
 pub mod conversation;
 pub mod engine;
 mod error;
+mod otel;
 pub mod replay;
 mod trace;
 pub mod view;

@@ -8,12 +8,15 @@ use std::collections::BTreeMap;
 use serde_json::{Value, json};
 use strata_store::{EventRow, RunRow};
 
+use crate::clients::{span_id, trace_id};
 use crate::engine::event::Event;
 
 /// One attempt of a task, as the journal tells it.
 #[derive(Debug, Default)]
 struct Attempt {
     number: u32,
+    /// The attempt's idempotency key (its span id derives from it).
+    key: String,
     started_ms: i64,
     finished_ms: Option<i64>,
     ms: u64,
@@ -22,8 +25,8 @@ struct Attempt {
     calls: Vec<Value>,
 }
 
-/// A call record of the journal as a hop.
-fn hop(call: &Value) -> Value {
+/// A call record of the journal as a hop; `span` is its span id.
+fn hop(call: &Value, span: u64) -> Value {
     let layer = call.get("layer").and_then(Value::as_str).unwrap_or("call");
     let target = match layer {
         "ai" => call.pointer("/request/model").cloned(),
@@ -44,6 +47,7 @@ fn hop(call: &Value) -> Value {
     };
     json!({
         "kind": "call",
+        "span_id": format!("{span:016x}"),
         "layer": layer,
         "target": target,
         "ms": call.get("ms"),
@@ -73,8 +77,9 @@ pub fn trace_json(row: &RunRow, events: &[EventRow]) -> Value {
         }
         let list = attempts.entry(task.clone()).or_default();
         match event {
-            Event::StepStarted { attempt, .. } => list.push(Attempt {
+            Event::StepStarted { attempt, key, .. } => list.push(Attempt {
                 number: attempt,
+                key,
                 started_ms: row.ts_ms,
                 outcome: "running",
                 ..Attempt::default()
@@ -126,7 +131,12 @@ pub fn trace_json(row: &RunRow, events: &[EventRow]) -> Value {
             let children: Vec<Value> = list
                 .iter()
                 .map(|a| {
-                    let hops: Vec<Value> = a.calls.iter().map(hop).collect();
+                    let hops: Vec<Value> = a
+                        .calls
+                        .iter()
+                        .enumerate()
+                        .map(|(i, c)| hop(c, span_id(&format!("{}#call{i}", a.key))))
+                        .collect();
                     for call in &a.calls {
                         let n = |p: &str| call.pointer(p).and_then(Value::as_u64).unwrap_or(0);
                         totals.0 += n("/tokens/input");
@@ -135,6 +145,7 @@ pub fn trace_json(row: &RunRow, events: &[EventRow]) -> Value {
                     }
                     json!({
                         "kind": "attempt",
+                        "span_id": format!("{:016x}", span_id(&a.key)),
                         "attempt": a.number,
                         "started_ms": a.started_ms,
                         "finished_ms": a.finished_ms,
@@ -147,6 +158,7 @@ pub fn trace_json(row: &RunRow, events: &[EventRow]) -> Value {
                 .collect();
             json!({
                 "kind": "step",
+                "span_id": format!("{:016x}", span_id(&format!("{}/{task}", row.id))),
                 "task": task,
                 "step": crate::engine::task_step(task),
                 "decision": decisions.get(task).copied().unwrap_or("running"),
@@ -154,11 +166,11 @@ pub fn trace_json(row: &RunRow, events: &[EventRow]) -> Value {
             })
         })
         .collect();
-    let trace_id: String = row.id.chars().filter(char::is_ascii_hexdigit).collect();
     json!({
         "kind": "run",
         "id": row.id,
-        "trace_id": format!("{trace_id:0>32.32}"),
+        "trace_id": trace_id(&row.id),
+        "span_id": format!("{:016x}", span_id(&row.id)),
         "workflow": row.workflow,
         "status": row.status,
         "principal": row.principal,

@@ -58,9 +58,17 @@ impl Runtime {
             routers.insert(Layer::Mcp, router.map_err(failed(Layer::Mcp))?);
         }
         if agent {
+            // In-process calls are observed like calls over the network (a span continuing
+            // the run's trace, request metrics), so one process and three tiers trace alike.
+            let observed = |layer: Layer| {
+                let metrics = deps.ai.metrics.clone();
+                routers
+                    .get(&layer)
+                    .map(|r| crate::dispatch::with_http_layers(r.clone(), layer.name(), metrics))
+            };
             let below = strata_agent::Below {
-                ai: routers.get(&Layer::Ai).cloned(),
-                mcp: routers.get(&Layer::Mcp).cloned(),
+                ai: observed(Layer::Ai),
+                mcp: observed(Layer::Mcp),
             };
             let deps = deps.agent.as_ref().ok_or_else(|| {
                 failed(Layer::Agent)("the workflow engine was not started".to_string())

@@ -112,6 +112,7 @@ impl Telemetry {
 
     /// Exports what is pending and stops the exporter.
     pub fn shutdown(&self) {
+        crate::spans::flush();
         let _ = self.provider.force_flush();
         let _ = self.provider.shutdown();
     }
@@ -127,17 +128,23 @@ fn tracer_provider(otlp: Option<&Otlp>) -> Result<SdkTracerProvider, TelemetryEr
         .iter()
         .map(|(k, v)| (k.clone(), v.expose().to_string()))
         .collect();
-    let exporter = opentelemetry_otlp::SpanExporter::builder()
-        .with_http()
-        .with_endpoint(otlp.endpoint.clone())
-        .with_headers(headers)
-        .build()
-        .map_err(|e| TelemetryError::Otlp(e.to_string()))?;
+    let exporter = |()| {
+        opentelemetry_otlp::SpanExporter::builder()
+            .with_http()
+            .with_endpoint(otlp.endpoint.clone())
+            .with_headers(headers.clone())
+            .build()
+            .map_err(|e| TelemetryError::Otlp(e.to_string()))
+    };
     let resource = Resource::builder()
         .with_service_name(otlp.service_name.clone())
         .build();
+    // Spans the agent layer records from its journal go out through their own batch.
+    let mut recorded = opentelemetry_sdk::trace::BatchSpanProcessor::builder(exporter(())?).build();
+    opentelemetry_sdk::trace::SpanProcessor::set_resource(&mut recorded, &resource);
+    crate::spans::install(recorded);
     Ok(SdkTracerProvider::builder()
-        .with_batch_exporter(exporter)
+        .with_batch_exporter(exporter(())?)
         .with_resource(resource)
         .build())
 }

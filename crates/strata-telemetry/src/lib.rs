@@ -7,6 +7,7 @@ mod http;
 mod init;
 mod metrics;
 mod propagation;
+pub mod spans;
 
 pub use genai::{CallLabels, GenAi};
 pub use governance::Governance;

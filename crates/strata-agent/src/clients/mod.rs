@@ -41,21 +41,30 @@ impl CallContext {
     /// digits, so one trace per run), and a span of the attempt (from its idempotency key).
     #[must_use]
     pub fn traceparent(&self) -> String {
-        let trace: String = self
-            .run_id
-            .chars()
-            .filter(char::is_ascii_hexdigit)
-            .collect();
-        // FNV-1a of the idempotency key: stable across retries of the same attempt.
-        let span = self
-            .idempotency_key
-            .bytes()
-            .fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
-                (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
-            })
-            .max(1);
-        format!("00-{trace:0>32.32}-{span:016x}-01")
+        format!(
+            "00-{}-{:016x}-01",
+            trace_id(&self.run_id),
+            span_id(&self.idempotency_key)
+        )
     }
+}
+
+/// The trace id of run `run_id`: its id's 32 hex digits.
+#[must_use]
+pub fn trace_id(run_id: &str) -> String {
+    let hex: String = run_id.chars().filter(char::is_ascii_hexdigit).collect();
+    format!("{hex:0>32.32}")
+}
+
+/// A span id derived from `text` (FNV-1a): an attempt's from its idempotency key, so every
+/// try of the attempt, and the journal's record of it, name the same span.
+#[must_use]
+pub fn span_id(text: &str) -> u64 {
+    text.bytes()
+        .fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+            (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+        })
+        .max(1)
 }
 
 /// A failed call: the error class retry and catch rules see, and what happened.

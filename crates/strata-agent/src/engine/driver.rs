@@ -520,6 +520,24 @@ impl Driver {
         if let Some((parent, _)) = &self.parent {
             self.engine.poke(parent);
         }
+        self.export_spans().await;
         Ok(())
+    }
+
+    /// Hands the finished run's spans to the OTLP exporter, when one is configured.
+    async fn export_spans(&self) {
+        if !strata_telemetry::spans::enabled() {
+            return;
+        }
+        let store = &self.engine.store;
+        match (
+            store.run(&self.run_id).await,
+            store.run_events(&self.run_id, 0, i64::MAX).await,
+        ) {
+            (Ok(Some(row)), Ok(events)) => {
+                strata_telemetry::spans::emit(crate::otel::spans(&row, &events))
+            }
+            _ => tracing::warn!(run = %self.run_id, "the run's spans could not be read for export"),
+        }
     }
 }

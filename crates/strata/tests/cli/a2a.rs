@@ -186,13 +186,12 @@ async fn a_run_that_calls_a_model_a_tool_and_remote_agents_is_one_trace() {
         return;
     };
     let remote = RemoteAgent::start(&python).await;
-    let stack = Stack::start_with_files(
-        &remote_config(remote.port),
-        &[("triage.wf.yaml", TRIAGE)],
-        &[],
-        &[],
-    )
-    .await;
+    let (collector, received) = crate::telemetry::collector().await;
+    let config = format!(
+        "{}telemetry:\n  otlp:\n    endpoint: {collector}\n    service_name: strata-a2a\n",
+        remote_config(remote.port)
+    );
+    let stack = Stack::start_with_files(&config, &[("triage.wf.yaml", TRIAGE)], &[], &[]).await;
     let response = reqwest::Client::new()
         .post(stack.ports.agent_url("/v1/workflows/triage/runs"))
         .bearer_auth("sk-alice")
@@ -270,6 +269,63 @@ async fn a_run_that_calls_a_model_a_tool_and_remote_agents_is_one_trace() {
     assert_eq!(
         seen[1]["context_keys"],
         json!(["found", "opinion", "thought"])
+    );
+
+    // The collector got one connected trace: the run, its steps, attempts and calls, and
+    // the ai and mcp layers' own spans under the attempts that called them.
+    let spans = crate::harness::eventually(
+        Duration::from_secs(30),
+        "the run's spans at the collector",
+        || {
+            let received = received.clone();
+            let trace_id = trace_id.clone();
+            async move {
+                let spans = exported_spans(&received.lock().unwrap(), &trace_id);
+                let calls = spans
+                    .iter()
+                    .filter(|s| s.name.starts_with("invoke_agent"))
+                    .count();
+                let layers = spans.iter().filter(|s| s.scope != "strata-agent").count();
+                (calls == 2 && layers >= 2).then_some(spans)
+            }
+        },
+    )
+    .await;
+    let ids: std::collections::HashSet<Vec<u8>> = spans.iter().map(|s| s.span_id.clone()).collect();
+    let roots: Vec<&str> = spans
+        .iter()
+        .filter(|s| s.parent.is_empty())
+        .map(|s| s.name.as_str())
+        .collect();
+    assert_eq!(roots, ["workflow triage"], "one root: {spans:#?}");
+    for s in &spans {
+        assert!(
+            s.parent.is_empty() || ids.contains(&s.parent),
+            "{} hangs off a span outside the trace: {spans:#?}",
+            s.name
+        );
+    }
+    let names: Vec<&str> = spans
+        .iter()
+        .filter(|s| s.scope == "strata-agent")
+        .map(|s| s.name.as_str())
+        .collect();
+    for want in [
+        "chat mock-1",
+        "execute_tool demo/echo",
+        "invoke_agent helper-stream",
+        "invoke_agent helper",
+        "step escalate",
+    ] {
+        assert!(names.contains(&want), "no span {want} in {names:?}");
+    }
+    let chat = spans.iter().find(|s| s.name == "chat mock-1").unwrap();
+    assert!(
+        chat.attributes
+            .iter()
+            .any(|(k, v)| k == "gen_ai.usage.input_tokens" && v.contains("IntValue")),
+        "{:?}",
+        chat.attributes
     );
 
     // The model call and the tool call were recorded in the same trace.
@@ -370,4 +426,54 @@ async fn remote_agents_are_reachable_through_the_gateway_with_its_auth_and_audit
         assert_eq!(r["target"], "helper");
         assert_eq!(r["trace_id"].as_str().map(str::len), Some(32), "{r}");
     }
+}
+
+/// A span as a collector received it.
+#[derive(Debug)]
+struct Exported {
+    name: String,
+    scope: String,
+    span_id: Vec<u8>,
+    parent: Vec<u8>,
+    attributes: Vec<(String, String)>,
+}
+
+/// The spans of trace `trace_id` (hex) in the OTLP/HTTP protobuf bodies a collector received.
+fn exported_spans(bodies: &[axum::body::Bytes], trace_id: &str) -> Vec<Exported> {
+    use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+    use prost::Message;
+    let mut out = Vec::new();
+    for body in bodies {
+        let Ok(request) = ExportTraceServiceRequest::decode(body.as_ref()) else {
+            continue;
+        };
+        for rs in request.resource_spans {
+            for ss in rs.scope_spans {
+                let scope = ss.scope.map(|s| s.name).unwrap_or_default();
+                for span in ss.spans {
+                    if hex::encode(&span.trace_id) != trace_id {
+                        continue;
+                    }
+                    let attributes = span
+                        .attributes
+                        .iter()
+                        .map(|kv| {
+                            (
+                                kv.key.clone(),
+                                format!("{:?}", kv.value.as_ref().and_then(|v| v.value.as_ref())),
+                            )
+                        })
+                        .collect();
+                    out.push(Exported {
+                        name: span.name,
+                        scope: scope.clone(),
+                        span_id: span.span_id,
+                        parent: span.parent_span_id,
+                        attributes,
+                    });
+                }
+            }
+        }
+    }
+    out
 }

@@ -10,7 +10,7 @@ use axum::routing::post;
 use crate::harness::Stack;
 
 /// Stands in for an OpenTelemetry collector (something we do not own): records what arrives.
-async fn collector() -> (String, Arc<Mutex<Vec<Bytes>>>) {
+pub async fn collector() -> (String, Arc<Mutex<Vec<Bytes>>>) {
     let received = Arc::new(Mutex::new(Vec::new()));
     let sink = received.clone();
     let app = Router::new().route(
