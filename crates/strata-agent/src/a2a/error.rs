@@ -19,6 +19,8 @@ pub enum A2aError {
     PushNotSupported,
     #[error("{0}")]
     Unsupported(String),
+    #[error("content type not supported: {0}")]
+    ContentType(String),
     #[error("A2A version {0} is not supported (this agent speaks 1.0 and 0.3)")]
     VersionNotSupported(String),
     #[error("invalid params: {0}")]
@@ -65,6 +67,7 @@ impl A2aError {
             A2aError::TaskNotCancelable(_) => -32002,
             A2aError::PushNotSupported => -32003,
             A2aError::Unsupported(_) => -32004,
+            A2aError::ContentType(_) => -32005,
             A2aError::VersionNotSupported(_) => -32009,
             A2aError::InvalidParams(_) => -32602,
             A2aError::InvalidRequest(_) => -32600,
@@ -93,6 +96,11 @@ impl A2aError {
                 S::BAD_REQUEST,
                 "FAILED_PRECONDITION",
                 "UNSUPPORTED_OPERATION",
+            ),
+            A2aError::ContentType(_) => (
+                S::BAD_REQUEST,
+                "INVALID_ARGUMENT",
+                "CONTENT_TYPE_NOT_SUPPORTED",
             ),
             A2aError::VersionNotSupported(_) => (
                 S::BAD_REQUEST,

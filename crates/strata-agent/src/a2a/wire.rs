@@ -133,8 +133,8 @@ impl Inbound {
                 data.get_or_insert_with(|| d.clone());
                 out_parts.push(json!({ "data": d }));
             } else {
-                return Err(A2aError::InvalidParams(format!(
-                    "message.parts[{i}]: only text and data parts are accepted"
+                return Err(A2aError::ContentType(format!(
+                    "message.parts[{i}]: this agent accepts text and data parts"
                 )));
             }
         }
@@ -306,6 +306,9 @@ mod tests {
         );
         let agent = json!({"messageId": "m", "role": "ROLE_AGENT", "parts": [{"text": "x"}]});
         assert_eq!(Inbound::parse(&agent).unwrap_err().code(), -32602);
+        let file =
+            json!({"messageId": "m", "role": "ROLE_USER", "parts": [{"url": "https://x/y.pdf"}]});
+        assert_eq!(Inbound::parse(&file).unwrap_err().code(), -32005);
         let empty = json!({"messageId": "m", "role": "ROLE_USER", "parts": []});
         assert_eq!(Inbound::parse(&empty).unwrap_err().code(), -32602);
     }

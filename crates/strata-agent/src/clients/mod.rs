@@ -34,6 +34,8 @@ pub struct CallContext {
     /// The same for every try of one step attempt (also after a crash).
     pub idempotency_key: String,
     pub run_id: String,
+    /// The run's session (A2A `contextId`), if it has one.
+    pub session: Option<String>,
 }
 
 impl CallContext {

@@ -32,6 +32,8 @@ pub struct Attempt {
     pub task: String,
     pub attempt: u32,
     pub principal: Option<String>,
+    /// The run's session, if any.
+    pub session: Option<String>,
     pub key: String,
     pub timeout: Option<Duration>,
 }
@@ -42,6 +44,7 @@ pub async fn execute(engine: &Arc<Engine>, at: &Attempt, action: Action, input: 
         principal: at.principal.clone(),
         idempotency_key: at.key.clone(),
         run_id: at.run_id.clone(),
+        session: at.session.clone(),
     };
     let now = strata_core::now_ms();
     let field = |name: &str| input.get(name).and_then(Value::as_str).unwrap_or_default();

@@ -184,7 +184,8 @@ fn parse(text: &str) -> Result<Value, CallError> {
 }
 
 /// The outgoing message: the text, and for a handoff the run's state as a data part. The
-/// message id is the attempt's idempotency key, so a repeated attempt is recognisable.
+/// message id is the attempt's idempotency key, so a repeated attempt is recognisable; the
+/// context is the run's session (so the agent keeps one conversation per session), else the run.
 fn message(input: &Value, ctx: &CallContext, v10: bool) -> Value {
     let text = input
         .get("message")
@@ -207,7 +208,7 @@ fn message(input: &Value, ctx: &CallContext, v10: bool) -> Value {
         "messageId": ctx.idempotency_key,
         "role": if v10 { "ROLE_USER" } else { "user" },
         "parts": parts,
-        "contextId": ctx.run_id,
+        "contextId": ctx.session.as_deref().unwrap_or(&ctx.run_id),
         "metadata": { "io.strata/run-id": ctx.run_id, "traceparent": ctx.traceparent() },
     });
     if !v10 {
