@@ -7,6 +7,7 @@ mod governance;
 mod interpolate;
 mod load;
 mod model;
+mod rest;
 mod schema;
 mod validate;
 mod value;

@@ -67,6 +67,13 @@ pub fn load_in(
             message: e.to_string(),
         }])
     })?;
+    let mut report = Report::new(file, &tree);
+    let mut errors = crate::rest::load(dir, &mut config, env, &mut report);
+    errors.append(&mut report.errors);
+    if !errors.is_empty() {
+        errors.sort_by(|a, b| (&a.file, a.line, a.column).cmp(&(&b.file, b.line, b.column)));
+        return Err(ConfigErrors(errors));
+    }
     if let Some(dir) = dir {
         let mut report = Report::new(file, &tree);
         let (workflows, mut errors) = workflows::load(dir, &config, env, &mut report);

@@ -497,20 +497,30 @@ fn check_mcp(report: &mut Report<'_>, json: &Value) {
     unique_names(report, json, SERVERS, "server");
     let upstreams = named(json, UPSTREAMS);
     for (i, name, upstream) in &upstreams {
-        let transports = ["stdio", "url", "builtin"]
+        let transports = ["stdio", "url", "builtin", "openapi", "http"]
             .iter()
             .filter(|t| upstream.get(**t).is_some_and(|v| !v.is_null()))
             .count();
         if transports != 1 {
             report.at(
                 &list_path(UPSTREAMS, *i, "name"),
-                format!("upstream `{name}` needs exactly one of `stdio`, `url` or `builtin`"),
+                format!(
+                    "upstream `{name}` needs exactly one of `stdio`, `url`, `builtin`, `openapi` or `http`"
+                ),
             );
         }
         check_url(
             report,
             &list_path(UPSTREAMS, *i, "url"),
             upstream.get("url"),
+            &["http", "https"],
+        );
+        let mut base_url = list_path(UPSTREAMS, *i, "openapi");
+        base_url.push(key("base_url"));
+        check_url(
+            report,
+            &base_url,
+            upstream.pointer("/openapi/base_url"),
             &["http", "https"],
         );
     }

@@ -1,6 +1,7 @@
 //! Shared building blocks of every Strata crate: secrets that never print, the shutdown
 //! signal every task listens to, and identifiers.
 
+pub mod names;
 mod secret;
 mod shutdown;
 

@@ -1,12 +1,14 @@
 //! The tool gateway's config: upstream MCP servers and the virtual servers built from them.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use strata_core::Secret;
 
 use super::duration::Duration;
+use super::rest::{HttpUpstream, OpenApiUpstream, RestTools};
 
 /// The `mcp` section.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -50,7 +52,8 @@ impl Default for McpConfig {
     }
 }
 
-/// An upstream MCP server: a child process (`stdio`) or a URL.
+/// An upstream MCP server: a child process (`stdio`), a URL, a built-in server, or a REST API
+/// served as tools (`openapi`, `http`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Upstream {
@@ -65,13 +68,24 @@ pub struct Upstream {
     /// A server built into the binary, served in-process.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub builtin: Option<Builtin>,
+    /// A REST API described by an OpenAPI document: each selected operation is a tool.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub openapi: Option<OpenApiUpstream>,
+    /// REST endpoints declared by hand, one tool each.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub http: Option<HttpUpstream>,
+    /// The tools of an `openapi` or `http` upstream, compiled when the config is loaded.
+    #[serde(skip)]
+    #[schemars(skip)]
+    pub rest: Option<Arc<RestTools>>,
     /// How to speak to `url`.
     #[serde(default)]
     pub transport: UrlTransport,
-    /// Headers sent to a URL upstream.
+    /// Headers sent to a URL upstream (and with every request of an `openapi` or `http` one).
     #[serde(default)]
     pub headers: BTreeMap<String, Secret>,
-    /// How long one request to this upstream may take before it is cancelled.
+    /// How long one request to this upstream may take before it is cancelled (for `openapi`
+    /// and `http` upstreams: the HTTP call, a little less so its error gets back in time).
     #[serde(default = "default_request_timeout")]
     pub timeout: Duration,
     /// Tell a URL upstream who is calling, in headers named here (the caller's own token is

@@ -6,6 +6,7 @@ mod ai;
 mod auth;
 mod duration;
 mod mcp;
+mod rest;
 mod workflow;
 
 use std::net::SocketAddr;
@@ -27,6 +28,10 @@ pub use duration::Duration;
 pub use mcp::{
     ArgumentsAudit, Builtin, ForwardIdentity, McpConfig, PrefixMode, ServerAudit, ServerAuth,
     StdioUpstream, ToolFilter, ToolLimit, ToolOverride, Upstream, UrlTransport, VirtualServer,
+};
+pub use rest::{
+    HttpMethod, HttpTool, HttpUpstream, OpenApiUpstream, OperationSelector, ParamLocation,
+    RestAuth, RestBody, RestParam, RestTool, RestTools,
 };
 pub use workflow::{
     AgentCall, Branch, CatchRule, ChoiceRule, ContextWindow, ERROR_CLASSES, Fail, Handoff, Human,

@@ -76,8 +76,8 @@ mcp:
     let expected = [
         "strata.yaml:5:44: auth.keys[0].roles[1]: unknown role `admin` (known: analyst)",
         "strata.yaml:6:23: auth.keys[1].key: key `b` has the same key value as key `a`",
-        "strata.yaml:10:15: mcp.upstreams[1].name: upstream `both` needs exactly one of `stdio`, `url` or `builtin`",
-        "strata.yaml:11:15: mcp.upstreams[2].name: upstream `none` needs exactly one of `stdio`, `url` or `builtin`",
+        "strata.yaml:10:15: mcp.upstreams[1].name: upstream `both` needs exactly one of `stdio`, `url`, `builtin`, `openapi` or `http`",
+        "strata.yaml:11:15: mcp.upstreams[2].name: upstream `none` needs exactly one of `stdio`, `url`, `builtin`, `openapi` or `http`",
         "strata.yaml:12:25: mcp.upstreams[3].url: URL scheme `ftp` is not supported here (use http, https)",
         "strata.yaml:14:36: mcp.servers[0].upstreams[1]: unknown upstream `serch` (known: fs, both, none, ftp)",
         "strata.yaml:15:15: mcp.servers[1].name: duplicate server name `dev` (first defined at line 14)",

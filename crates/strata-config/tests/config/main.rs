@@ -4,6 +4,7 @@
 
 mod errors;
 mod examples;
+mod openapi;
 mod schema_file;
 mod workflows;
 

@@ -6,6 +6,7 @@
 
 mod builtin;
 pub(crate) mod http;
+mod rest;
 mod sse;
 mod stdio;
 
@@ -200,7 +201,7 @@ pub(crate) struct Connection {
 /// Why a connection could not be made.
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum ConnectError {
-    #[error("upstream `{0}` has no `stdio`, `url` or `builtin`")]
+    #[error("upstream `{0}` has no `stdio`, `url`, `builtin`, `openapi` or `http`")]
     NoTransport(String),
     #[error("upstream `{name}`: {message}")]
     Transport { name: String, message: String },
@@ -244,6 +245,11 @@ impl Connection {
         let cancel = ctx.cancel.child_token();
         let wire = match (&config.stdio, &config.url) {
             _ if config.builtin.is_some() => Wire::Stdio(builtin::start(shared.clone(), &cancel)),
+            _ if config.openapi.is_some() || config.http.is_some() => {
+                Wire::Stdio(rest::start(config, shared.clone(), &cancel).ok_or_else(|| {
+                    ConnectError::transport(&config.name, "its REST tools were not loaded")
+                })?)
+            }
             (Some(stdio), _) => Wire::Stdio(
                 stdio::StdioWire::spawn(&config.name, stdio, &ctx.limits, shared.clone(), &cancel)
                     .map_err(|e| ConnectError::transport(&config.name, e))?,

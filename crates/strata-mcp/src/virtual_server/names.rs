@@ -5,9 +5,6 @@
 //! other characters become `_`, at most 55 characters are kept, and `_` plus 8 hex digits of the
 //! original's SHA-256 are appended, so the same upstream name always gets the same exposed name.
 
-use sha2::{Digest, Sha256};
-
-const MAX_LEN: usize = 64;
 const SEPARATOR: char = '_';
 
 /// The name a client sees for `name` of upstream `upstream`.
@@ -23,20 +20,7 @@ pub(crate) fn exposed(upstream: &str, name: &str, prefixed: bool) -> String {
 /// `name` made valid for clients, unchanged when it already is. Any rewritten name ends with
 /// a hash of the original, so two names never collapse into one.
 pub(crate) fn normalize(name: &str) -> String {
-    let valid = |c: char| c.is_ascii_alphanumeric() || c == '_' || c == '-';
-    if !name.is_empty() && name.len() <= MAX_LEN && name.chars().all(valid) {
-        return name.to_string();
-    }
-    let keep: String = name
-        .chars()
-        .map(|c| if valid(c) { c } else { '_' })
-        .take(MAX_LEN - 9)
-        .collect();
-    format!("{keep}{SEPARATOR}{}", short_hash(name))
-}
-
-fn short_hash(name: &str) -> String {
-    hex::encode(&Sha256::digest(name.as_bytes())[..4])
+    strata_core::names::client_safe(name)
 }
 
 #[cfg(test)]

@@ -26,18 +26,9 @@ impl Gateway {
 
     /// Serves a whole config with an audit log in a fresh SQLite store.
     pub async fn start_audited(text: &str) -> (Gateway, Audit) {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let storage = strata_config::Storage {
-            url: strata_core::Secret::new(format!(
-                "sqlite://{}",
-                dir.path().join("audit.db").display()
-            )),
-            ..Default::default()
-        };
-        let store = strata_store::Store::connect(&storage).await.expect("store");
-        let writer = strata_store::BatchWriter::spawn(store.clone(), Default::default());
-        let gateway = Self::serve(text, strata_mcp::Deps::new().with_audit(writer)).await;
-        (gateway, Audit { store, _dir: dir })
+        let (deps, audit) = Audit::deps().await;
+        let gateway = Self::serve(text, deps).await;
+        (gateway, audit)
     }
 
     /// Serves a whole config with the given dependencies.
@@ -45,8 +36,25 @@ impl Gateway {
         Self::serve(text, deps).await
     }
 
+    /// Serves a whole config file's text as if it were in `dir` (relative paths in it, such
+    /// as OpenAPI documents, are found there), with `${VAR}` from `env`; with an audit log.
+    pub async fn start_in(
+        text: &str,
+        dir: &std::path::Path,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> (Gateway, Audit) {
+        let (deps, audit) = Audit::deps().await;
+        let config = strata_config::load_in(text, "test.yaml", env, Some(dir))
+            .unwrap_or_else(|e| panic!("{e}"));
+        (Self::serve_config(config, deps).await, audit)
+    }
+
     async fn serve(text: &str, deps: strata_mcp::Deps) -> Gateway {
         let config = strata_config::load_str(text, "test.yaml", &|_| None).expect("valid config");
+        Self::serve_config(config, deps).await
+    }
+
+    async fn serve_config(config: strata_config::Config, deps: strata_mcp::Deps) -> Gateway {
         let router = strata_mcp::build(&config, &deps).expect("router");
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let addr = listener.local_addr().expect("addr");
@@ -68,6 +76,22 @@ pub struct Audit {
 }
 
 impl Audit {
+    /// Layer dependencies writing to a fresh audit log.
+    async fn deps() -> (strata_mcp::Deps, Audit) {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let storage = strata_config::Storage {
+            url: strata_core::Secret::new(format!(
+                "sqlite://{}",
+                dir.path().join("audit.db").display()
+            )),
+            ..Default::default()
+        };
+        let store = strata_store::Store::connect(&storage).await.expect("store");
+        let writer = strata_store::BatchWriter::spawn(store.clone(), Default::default());
+        let deps = strata_mcp::Deps::new().with_audit(writer);
+        (deps, Audit { store, _dir: dir })
+    }
+
     /// The mcp layer's records, oldest first.
     pub async fn records(&self) -> Vec<strata_store::AuditRecord> {
         let query = strata_store::AuditQuery {
