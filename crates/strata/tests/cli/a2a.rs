@@ -291,20 +291,7 @@ async fn a_run_that_calls_a_model_a_tool_and_remote_agents_is_one_trace() {
         },
     )
     .await;
-    let ids: std::collections::HashSet<Vec<u8>> = spans.iter().map(|s| s.span_id.clone()).collect();
-    let roots: Vec<&str> = spans
-        .iter()
-        .filter(|s| s.parent.is_empty())
-        .map(|s| s.name.as_str())
-        .collect();
-    assert_eq!(roots, ["workflow triage"], "one root: {spans:#?}");
-    for s in &spans {
-        assert!(
-            s.parent.is_empty() || ids.contains(&s.parent),
-            "{} hangs off a span outside the trace: {spans:#?}",
-            s.name
-        );
-    }
+    assert_connected(&spans, "workflow triage");
     let names: Vec<&str> = spans
         .iter()
         .filter(|s| s.scope == "strata-agent")
@@ -428,18 +415,37 @@ async fn remote_agents_are_reachable_through_the_gateway_with_its_auth_and_audit
     }
 }
 
+/// Asserts `spans` form one tree under a root named `root`.
+pub fn assert_connected(spans: &[Exported], root: &str) {
+    let ids: std::collections::HashSet<&[u8]> =
+        spans.iter().map(|s| s.span_id.as_slice()).collect();
+    let roots: Vec<&str> = spans
+        .iter()
+        .filter(|s| s.parent.is_empty())
+        .map(|s| s.name.as_str())
+        .collect();
+    assert_eq!(roots, [root], "one root: {spans:#?}");
+    for s in spans {
+        assert!(
+            s.parent.is_empty() || ids.contains(s.parent.as_slice()),
+            "{} hangs off a span outside the trace: {spans:#?}",
+            s.name
+        );
+    }
+}
+
 /// A span as a collector received it.
 #[derive(Debug)]
-struct Exported {
-    name: String,
-    scope: String,
-    span_id: Vec<u8>,
-    parent: Vec<u8>,
-    attributes: Vec<(String, String)>,
+pub struct Exported {
+    pub name: String,
+    pub scope: String,
+    pub span_id: Vec<u8>,
+    pub parent: Vec<u8>,
+    pub attributes: Vec<(String, String)>,
 }
 
 /// The spans of trace `trace_id` (hex) in the OTLP/HTTP protobuf bodies a collector received.
-fn exported_spans(bodies: &[axum::body::Bytes], trace_id: &str) -> Vec<Exported> {
+pub fn exported_spans(bodies: &[axum::body::Bytes], trace_id: &str) -> Vec<Exported> {
     use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
     use prost::Message;
     let mut out = Vec::new();

@@ -1,7 +1,8 @@
 //! The same workflow in two topologies: every layer in one process (in-process calls), and
 //! three processes where the agent tier reaches the ai and mcp tiers over HTTP with its own
 //! key, acting for the run's principal. Both give the same results, and the model call and
-//! the tool call are recorded for the principal who started the run, in the run's one trace.
+//! the tool call are recorded for the principal who started the run, in the run's one trace,
+//! which a collector receives connected: the agent's spans and the ai and mcp layers' own.
 
 use serde_json::{Value, json};
 
@@ -80,17 +81,19 @@ pub async fn eventually_recorded(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn one_process_and_three_tiers_give_the_same_run_and_records() {
+    let (collector, received) = crate::telemetry::collector().await;
+    let otlp = format!("telemetry:\n  otlp:\n    endpoint: {collector}\n");
     // One process, every layer.
-    let config = format!("{AUTH}{AI}{MCP}agent:\n  workflows: [demo.wf.yaml]\n");
+    let config = format!("{AUTH}{AI}{MCP}{otlp}agent:\n  workflows: [demo.wf.yaml]\n");
     let one = Stack::start_with_files(&config, &[("demo.wf.yaml", WORKFLOW)], &[], &[]).await;
     let single = run(&one).await;
     assert_eq!(single["status"], "succeeded", "{single:#}");
 
     // Three processes: the agent tier reaches the others over HTTP.
-    let ai = Stack::start(&format!("{AUTH}{AI}"), &["--layers", "ai"], &[]).await;
-    let mcp = Stack::start(&format!("{AUTH}{MCP}"), &["--layers", "mcp"], &[]).await;
+    let ai = Stack::start(&format!("{AUTH}{AI}{otlp}"), &["--layers", "ai"], &[]).await;
+    let mcp = Stack::start(&format!("{AUTH}{MCP}{otlp}"), &["--layers", "mcp"], &[]).await;
     let agent_config = format!(
-        "{AUTH}agent:\n  workflows: [demo.wf.yaml]\n  ai: {{ url: 'http://127.0.0.1:{}', key: sk-tier }}\n  mcp: {{ url: 'http://127.0.0.1:{}', key: sk-tier }}\n",
+        "{AUTH}{otlp}agent:\n  workflows: [demo.wf.yaml]\n  ai: {{ url: 'http://127.0.0.1:{}', key: sk-tier }}\n  mcp: {{ url: 'http://127.0.0.1:{}', key: sk-tier }}\n",
         ai.ports.ai, mcp.ports.mcp
     );
     let agent = Stack::start_with_files(
@@ -123,10 +126,35 @@ async fn one_process_and_three_tiers_give_the_same_run_and_records() {
     );
     assert_eq!(
         eventually_recorded(&one, MODEL_CALLS).await,
-        record(single_trace)
+        record(single_trace.clone())
     );
     assert_eq!(
         eventually_recorded(&ai, MODEL_CALLS).await,
-        record(tiered_trace)
+        record(tiered_trace.clone())
     );
+
+    // Each run is one connected trace at the collector: the run's spans from the agent
+    // layer, and under its attempts the spans the ai and mcp layers made serving them.
+    for trace in [single_trace, tiered_trace] {
+        let spans = crate::harness::eventually(
+            std::time::Duration::from_secs(30),
+            "both topologies' spans at the collector",
+            || {
+                let received = received.clone();
+                let trace = trace.clone();
+                async move {
+                    let spans = crate::a2a::exported_spans(&received.lock().unwrap(), &trace);
+                    let served: Vec<&str> = spans
+                        .iter()
+                        .filter(|s| s.scope != "strata-agent")
+                        .map(|s| s.name.as_str())
+                        .collect();
+                    let run = spans.iter().any(|s| s.name == "workflow demo");
+                    (run && served.len() >= 2).then_some(spans)
+                }
+            },
+        )
+        .await;
+        crate::a2a::assert_connected(&spans, "workflow demo");
+    }
 }
