@@ -24,7 +24,8 @@ pub struct LayerDeps {
 pub struct Runtime {
     pub config: Arc<Config>,
     pub generation: u64,
-    /// SHA-256 of the config's source text (or of the embedded defaults).
+    /// SHA-256 of the config's source text (or of the embedded defaults), and of the OpenAPI
+    /// documents it loads, so that a reload notices a changed document.
     pub digest: String,
     routers: BTreeMap<Layer, Router>,
 }
@@ -78,9 +79,9 @@ impl Runtime {
         }
         routers.retain(|layer, _| layers.contains(layer));
         Ok(Self {
+            digest: digest(source, &config),
             config: Arc::new(config),
             generation,
-            digest: hex::encode(Sha256::digest(source.as_bytes())),
             routers,
         })
     }
@@ -90,4 +91,15 @@ impl Runtime {
     pub fn router(&self, layer: Layer) -> Option<&Router> {
         self.routers.get(&layer)
     }
+}
+
+/// SHA-256 of the config text and of the documents of its `openapi` upstreams (the text alone
+/// when there are none).
+fn digest(source: &str, config: &Config) -> String {
+    let mut hasher = Sha256::new();
+    hasher.update(source.as_bytes());
+    for rest in config.mcp.upstreams.iter().filter_map(|u| u.rest.as_ref()) {
+        hasher.update(rest.digest.as_bytes());
+    }
+    hex::encode(hasher.finalize())
 }

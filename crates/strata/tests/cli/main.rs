@@ -13,6 +13,7 @@ mod mcp_replicas;
 mod mcp_sdk;
 mod mcp_security;
 mod mcp_stdio;
+mod openapi_mcp;
 mod reload;
 mod scale_out;
 mod sdk;
