@@ -8,6 +8,7 @@ mod error;
 mod keys;
 mod redis_conn;
 mod runs;
+mod series;
 mod sessions;
 mod spool;
 mod usage;
@@ -25,6 +26,7 @@ pub use error::StoreError;
 pub use keys::KeyRow;
 pub use redis_conn::Redis;
 pub use runs::{Commit, EventRow, InboxItem, NewEvent, NewRun, RunQuery, RunRow};
+pub use series::SeriesRow;
 pub use sessions::{MessageRow, SessionRow};
 pub use usage::{SpendGroup, SpendQuery, SpendRow, UsageRecord};
 

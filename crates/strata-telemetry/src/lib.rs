@@ -8,6 +8,7 @@ mod init;
 mod metrics;
 mod propagation;
 pub mod spans;
+mod tally;
 
 pub use genai::{CallLabels, GenAi};
 pub use governance::Governance;
@@ -15,3 +16,4 @@ pub use http::{HttpObserver, observe};
 pub use init::{LogFormat, Telemetry, TelemetryError, TelemetryOptions};
 pub use metrics::{HttpLabels, Metrics, ReloadLabels};
 pub use propagation::{extract, inject_current, trace_id_of_current};
+pub use tally::LayerStats;

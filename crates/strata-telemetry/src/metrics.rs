@@ -51,13 +51,11 @@ struct Inner {
     config_generation: Gauge,
     genai: GenAi,
     governance: crate::governance::Governance,
+    tallies: crate::tally::Tallies,
 }
 
 fn latency_histogram() -> Histogram {
-    Histogram::new([
-        0.000_1, 0.000_5, 0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
-        30.0, 60.0,
-    ])
+    Histogram::new(crate::tally::BUCKETS)
 }
 
 impl Default for Metrics {
@@ -121,6 +119,7 @@ impl Metrics {
                 config_generation,
                 genai,
                 governance,
+                tallies: crate::tally::Tallies::default(),
             }),
         }
     }
@@ -157,6 +156,9 @@ impl Metrics {
     pub fn http_request(&self, labels: &HttpLabels, seconds: f64) {
         self.inner.http_requests.get_or_create(labels).inc();
         self.inner
+            .tallies
+            .record(labels.layer, labels.status, seconds);
+        self.inner
             .http_duration
             .get_or_create(&LayerLabel {
                 layer: labels.layer,
@@ -174,6 +176,21 @@ impl Metrics {
             .clone();
         gauge.inc();
         InFlight(gauge)
+    }
+
+    /// Each layer's requests, server errors and latency percentiles since the start.
+    #[must_use]
+    pub fn layer_stats(&self) -> Vec<crate::tally::LayerStats> {
+        self.inner.tallies.snapshot()
+    }
+
+    /// Requests each layer is serving now.
+    #[must_use]
+    pub fn in_flight_now(&self, layer: &'static str) -> i64 {
+        self.inner
+            .http_in_flight
+            .get_or_create(&LayerLabel { layer })
+            .get()
     }
 
     /// Counts a reload attempt (`ok` or `invalid`).

@@ -47,6 +47,9 @@ const TESTS: &[(&str, TestFn)] = &[
     ("sessions_runs_take_turns", |s| {
         Box::pin(sessions::runs_take_turns(s))
     }),
+    ("console_usage_series_and_run_counts", |s| {
+        Box::pin(sessions::usage_series_and_run_counts(s))
+    }),
     ("sessions_messages_and_expiry", |s| {
         Box::pin(sessions::messages_and_expiry(s))
     }),

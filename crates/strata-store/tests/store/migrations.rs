@@ -6,7 +6,14 @@ pub async fn apply_once(store: Store) -> Result<(), Failed> {
     let applied = store.applied_migrations().await?;
     assert_eq!(
         applied,
-        ["foundation", "workflows", "governance", "mcp audit"]
+        [
+            "foundation",
+            "workflows",
+            "governance",
+            "mcp audit",
+            "sessions",
+            "a2a proxy"
+        ]
     );
     // A second migrator run over the same database is a no-op.
     let count_before = store.audit_count().await?;

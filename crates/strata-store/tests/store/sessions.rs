@@ -93,3 +93,56 @@ pub async fn messages_and_expiry(store: Store) -> Result<(), Failed> {
     assert!(!store.delete_session("n").await?);
     Ok(())
 }
+
+/// Model traffic per time bucket and group; runs per status.
+pub async fn usage_series_and_run_counts(store: Store) -> Result<(), Failed> {
+    use strata_store::{BatchWriter, BatchWriterOptions, SpendGroup, UsageRecord};
+    let writer = BatchWriter::spawn(store.clone(), BatchWriterOptions::default());
+    let rows = [
+        (1_000, "a", 200, 10),
+        (1_500, "a", 500, 0),
+        (1_200, "b", 200, 5),
+        (3_100, "a", 200, 7),
+    ];
+    for (ts_ms, model, status, cost_micros) in rows {
+        writer
+            .write(UsageRecord {
+                id: strata_core::new_id(),
+                ts_ms,
+                key_name: None,
+                team: None,
+                operation: "chat".into(),
+                model: model.into(),
+                provider: None,
+                served_model: None,
+                status,
+                input_tokens: 3,
+                output_tokens: 4,
+                cached_tokens: 0,
+                cost_micros,
+                latency_ms: 1,
+                cache: None,
+                guardrails: serde_json::json!([]),
+                metadata: serde_json::json!({}),
+                trace_id: None,
+            })
+            .await?;
+    }
+    writer.flush().await?;
+    let series = store.usage_series(0, 2_000, SpendGroup::Model).await?;
+    let got: Vec<(i64, Option<&str>, i64, i64, i64)> = series
+        .iter()
+        .map(|r| (r.t, r.group.as_deref(), r.requests, r.errors, r.cost_micros))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            (0, Some("a"), 2, 1, 10),
+            (0, Some("b"), 1, 0, 5),
+            (2_000, Some("a"), 1, 0, 7)
+        ]
+    );
+    store.create_run(&run("c1", "none"), 1).await?;
+    assert_eq!(store.run_counts().await?, [("pending".to_string(), 1)]);
+    Ok(())
+}
