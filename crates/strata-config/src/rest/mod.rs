@@ -3,6 +3,7 @@
 //! mistakes (unreadable document, unsupported constructs, duplicate tool names) with their
 //! file, path, line and column.
 
+mod body;
 mod doc;
 mod fetch;
 mod http;

@@ -146,12 +146,16 @@ fn openapi_30(original: &Map<String, Value>, out: &mut Map<String, Value>) {
     }
 }
 
-/// Whether `schema` describes a JSON object.
+/// Whether `schema` describes a JSON object (also as an `allOf` of object schemas).
 pub(super) fn is_object(schema: &Value) -> bool {
     match schema.get("type") {
         Some(Value::String(t)) => t == "object",
         Some(_) => false,
-        None => schema.get("properties").is_some_and(Value::is_object),
+        None if schema.get("properties").is_some_and(Value::is_object) => true,
+        None => schema
+            .get("allOf")
+            .and_then(Value::as_array)
+            .is_some_and(|all| !all.is_empty() && all.iter().all(is_object)),
     }
 }
 
@@ -194,6 +198,20 @@ mod tests {
         );
         assert_eq!(problems.len(), 1);
         assert!(problems[0].1.contains("points to nothing"));
+    }
+
+    #[test]
+    fn objects_are_recognised() {
+        assert!(is_object(&json!({"type": "object"})));
+        assert!(is_object(&json!({"properties": {}})));
+        assert!(is_object(
+            &json!({"allOf": [{"type": "object"}, {"properties": {}}]})
+        ));
+        assert!(!is_object(
+            &json!({"allOf": [{"type": "object"}, {"type": "string"}]})
+        ));
+        assert!(!is_object(&json!({"type": ["object", "null"]})));
+        assert!(!is_object(&json!({"type": "array"})));
     }
 
     #[test]
