@@ -300,6 +300,9 @@ async fn http_tools_call_their_endpoint() {
             url: \"{base}/items/{{item_id}}\"
             input_schema: {{ type: object, properties: {{ item_id: {{ type: string }}, verbose: {{ type: boolean }} }}, required: [item_id] }}
             output_schema: {{ type: object, properties: {{ id: {{ type: string }} }} }}
+          - name: moved
+            method: GET
+            url: \"{base}/moved\"
           - name: create
             method: POST
             url: \"{base}/items\"
@@ -338,6 +341,13 @@ async fn http_tools_call_their_endpoint() {
     let error = error_of(&client, "create", json!({"price": 1})).await;
     assert_eq!(error["data"]["field"], "name");
     assert_eq!(api.seen().len(), 2);
+    // A redirect is the API's answer, never followed to another host.
+    let moved = client
+        .call("tools/call", json!({"name": "moved", "arguments": {}}))
+        .await;
+    assert_eq!(moved["isError"], true, "{moved}");
+    let text = moved["content"][0]["text"].as_str().unwrap();
+    assert!(text.starts_with("HTTP 307 Temporary Redirect"), "{text}");
 }
 
 #[tokio::test]

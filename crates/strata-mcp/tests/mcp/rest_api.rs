@@ -99,6 +99,7 @@ impl RestApi {
             .route("/items", axum::routing::post(create_item))
             .route("/tags", get(tags))
             .route("/slow", get(slow))
+            .route("/moved", get(moved))
             .with_state(log.clone());
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let base = format!("http://{}", listener.local_addr().expect("addr"));
@@ -200,4 +201,14 @@ async fn slow(
     record(&log, &method, &uri, &headers, None);
     tokio::time::sleep(Duration::from_secs(5)).await;
     "late"
+}
+
+/// A redirect to another host, which the gateway must not follow.
+async fn moved(State(log): State<Log>, method: Method, uri: Uri, headers: HeaderMap) -> Response {
+    record(&log, &method, &uri, &headers, None);
+    (
+        StatusCode::TEMPORARY_REDIRECT,
+        [("location", "http://127.0.0.1:1/elsewhere")],
+    )
+        .into_response()
 }
