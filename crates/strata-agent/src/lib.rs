@@ -12,7 +12,7 @@ pub mod engine;
 mod error;
 mod otel;
 pub mod replay;
-mod trace;
+pub mod trace;
 pub mod view;
 
 use std::sync::Arc;

@@ -96,7 +96,7 @@ async fn metrics(State(app): State<Arc<AppState>>, headers: HeaderMap) -> Respon
 }
 
 /// The admin API's refusal, unless the request carries the admin key (when one is set).
-fn admin_only(app: &AppState, headers: &HeaderMap) -> Option<Response> {
+pub(crate) fn admin_only(app: &AppState, headers: &HeaderMap) -> Option<Response> {
     let runtime = app.current.load();
     let key = runtime.config.admin.key.as_ref()?;
     let given = headers
@@ -120,7 +120,7 @@ fn admin_only(app: &AppState, headers: &HeaderMap) -> Option<Response> {
     )
 }
 
-fn admin_error(status: StatusCode, code: &str, message: &str) -> Response {
+pub(crate) fn admin_error(status: StatusCode, code: &str, message: &str) -> Response {
     (
         status,
         axum::Json(json!({ "error": { "code": code, "message": message } })),

@@ -4,6 +4,7 @@
 mod admin;
 mod audit;
 mod commands;
+mod console;
 mod dispatch;
 pub mod doctor;
 mod error;

@@ -172,7 +172,11 @@ async fn run(options: ServeOptions, config: Config, source: &str) -> Result<(), 
 
     let mut routers = vec![(
         admin_listener,
-        dispatch::with_http_layers(admin::router(app.clone()), "admin", metrics.clone()),
+        dispatch::with_http_layers(
+            admin::router(app.clone()).merge(crate::console::router(app.clone())),
+            "admin",
+            metrics.clone(),
+        ),
     )];
     for (layer, listener) in layer_listeners {
         tracing::info!(layer = layer.name(), addr = %listeners_config.layer(layer), "listening");
@@ -249,6 +253,7 @@ fn next_steps(listeners: &Listeners) -> String {
          \x20 an MCP client at {mcp}/mcp/demo (Streamable HTTP), or: strata mcp-stdio --server demo\n\
          \x20 strata doctor --live        # the deployment checklist against this stack\n\
          \x20 strata runs list; strata audit --limit 20; strata spend\n\
+         \x20 the console: {admin}/   (the A2A card of the workflow: {agent}/a2a/demo/.well-known/agent-card.json)\n\
          \x20 curl -s {admin}/metrics\n",
         ai = base_url(&listeners.ai),
         agent = base_url(&listeners.agent),

@@ -5,7 +5,7 @@
 
 pub mod cache;
 mod estimate;
-mod period;
+pub mod period;
 mod respond;
 mod stream;
 

@@ -56,6 +56,10 @@ impl Ports {
     pub fn agent_url(&self, path: &str) -> String {
         format!("http://127.0.0.1:{}{path}", self.agent)
     }
+
+    pub fn ai_url(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}{path}", self.ai)
+    }
 }
 
 /// A running stack; the process is killed and the directory removed on drop.

@@ -4,6 +4,7 @@
 
 mod a2a;
 mod check;
+mod console;
 mod doctor;
 mod governance;
 mod governance_more;
