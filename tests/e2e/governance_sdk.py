@@ -175,6 +175,8 @@ class Policy(BaseHTTPRequestHandler):
         text = ask["text"]
         if "forbidden-topic" in text:
             answer = {"action": "block", "reason": "topic not allowed"}
+        elif ask["side"] == "response" and "answer-only" in text:
+            answer = {"action": "block", "reason": "not in an answer"}
         elif "rewrite-me" in text:
             answer = {"action": "replace", "text": text.replace("rewrite-me", "rewritten")}
         else:
@@ -202,6 +204,40 @@ assert any(a["side"] == "response" for a in seen), seen
 # A webhook that does not answer: `on_error: open` lets the call through.
 say(client("sk-down"), "hello")
 ok("webhook")
+
+
+# Streamed answers: the text flows as it comes, the end waits for the webhook's verdict on the
+# whole text; a blocked answer ends with the API's error event, never as complete.
+def stream_text(key, prompt, pieces=None):
+    pieces = [] if pieces is None else pieces
+    for ch in client(key).chat.completions.create(
+        model="mock-1", messages=[{"role": "user", "content": prompt}], stream=True
+    ):
+        if ch.choices and ch.choices[0].delta.content:
+            pieces.append(ch.choices[0].delta.content)
+    return "".join(pieces)
+
+
+assert stream_text("sk-hook", "hello there") == "mock: hello there"
+received = []
+e = expect(openai.APIError, lambda: stream_text("sk-hook", "say answer-only", received))
+assert "guardrail `hook`" in e.message and "not in an answer" in e.message, e
+# The text was not held back: it arrived before the verdict ended the stream.
+assert "".join(received) == "mock: say answer-only", received
+assert any(a["side"] == "response" and "answer-only" in a["text"] for a in seen), seen
+
+
+def claude_stream(prompt):
+    with claude("sk-hook").messages.stream(
+        model="mock-1", max_tokens=64, messages=[{"role": "user", "content": prompt}]
+    ) as stream:
+        return "".join(stream.text_stream)
+
+
+assert claude_stream("hello again") == "mock: hello again"
+e = expect(anthropic.APIError, lambda: claude_stream("say answer-only please"))
+assert "guardrail `hook`" in str(e), e
+ok("webhook_stream")
 
 # Prompt injection, blocked for `sk-hook`.
 e = expect(

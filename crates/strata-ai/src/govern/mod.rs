@@ -5,6 +5,7 @@
 
 pub mod cache;
 mod estimate;
+mod hook_stream;
 pub mod period;
 mod respond;
 mod stream;

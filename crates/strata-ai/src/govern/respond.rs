@@ -68,6 +68,14 @@ pub async fn answer(
         } else {
             (body, None)
         };
+        // Webhooks judge the whole text; the stream's end waits for them.
+        let hooks = ticket.response_guards.webhooks();
+        let (body, hook_verdicts) = if hooks.applies_to(GuardSide::Response) {
+            let (body, verdicts) = super::hook_stream::hold_end(body, hooks, format);
+            (body, Some(verdicts))
+        } else {
+            (body, None)
+        };
         let body = match (&gov.cache, cache_key) {
             (Some(cache), Some(key)) => cache.tee(body, key),
             _ => body,
@@ -78,7 +86,7 @@ pub async fn answer(
             (gov.shared.clone(), gov.prices.clone(), gov.metrics.clone());
         tokio::spawn(async move {
             let served = usage.await.ok();
-            if let Some(verdicts) = verdicts {
+            for verdicts in [verdicts, hook_verdicts].into_iter().flatten() {
                 let verdicts = verdicts.await.unwrap_or_default();
                 super::count(&metrics, &verdicts);
                 ticket.verdicts.extend(verdicts);

@@ -59,6 +59,31 @@ impl Drop for Guarded {
     }
 }
 
+/// The stream's error event, in the client's format, for an answer a guardrail blocked.
+pub(super) fn blocked_event(format: Format, blocked: &Blocked, out: &mut Vec<u8>) {
+    let message = format!(
+        "blocked by guardrail `{}` on the response: {}",
+        blocked.guardrail, blocked.reason
+    );
+    match format {
+        Format::Anthropic => write_event(
+            out,
+            Some("error"),
+            &json!({ "type": "error", "error": { "type": "invalid_request_error", "message": message } }),
+        ),
+        Format::Responses => write_event(
+            out,
+            Some("error"),
+            &json!({ "type": "error", "code": "guardrail_blocked", "message": message, "param": null }),
+        ),
+        Format::OpenAi | Format::Gemini => write_event(
+            out,
+            None,
+            &json!({ "error": { "message": message, "type": "invalid_request_error", "code": "guardrail_blocked", "param": null } }),
+        ),
+    }
+}
+
 fn write_event(out: &mut Vec<u8>, event: Option<&str>, data: &Value) {
     if let Some(name) = event {
         out.extend_from_slice(format!("event: {name}\n").as_bytes());
@@ -76,27 +101,7 @@ impl Guarded {
     fn block(&mut self, blocked: &Blocked, out: &mut Vec<u8>) {
         self.stopped = true;
         self.verdicts.extend(blocked.verdicts.iter().cloned());
-        let message = format!(
-            "blocked by guardrail `{}` on the response: {}",
-            blocked.guardrail, blocked.reason
-        );
-        match self.format {
-            Format::Anthropic => write_event(
-                out,
-                Some("error"),
-                &json!({ "type": "error", "error": { "type": "invalid_request_error", "message": message } }),
-            ),
-            Format::Responses => write_event(
-                out,
-                Some("error"),
-                &json!({ "type": "error", "code": "guardrail_blocked", "message": message, "param": null }),
-            ),
-            Format::OpenAi | Format::Gemini => write_event(
-                out,
-                None,
-                &json!({ "error": { "message": message, "type": "invalid_request_error", "code": "guardrail_blocked", "param": null } }),
-            ),
-        }
+        blocked_event(self.format, blocked, out);
     }
 
     fn collect(&mut self, guard: &StreamGuard) {

@@ -60,7 +60,8 @@
 //! `flag` verdict saying so. Errors, timeouts, non-2xx statuses and malformed answers follow
 //! `on_error`: `open` lets the text through with a `flag` verdict, `closed` (the default)
 //! blocks with the reason "webhook unavailable" (details go to the log only). Webhooks do not
-//! apply to [`Guards::check`] nor to streamed responses.
+//! apply to [`Guards::check`] nor to [`StreamGuard`]; the ai layer asks them about a streamed
+//! answer once its text is whole, holding back only the stream's final event ([`Guards::webhooks`]).
 //!
 //! # Streams
 //!
@@ -299,6 +300,18 @@ impl Guards {
     /// Whether any guardrail checks this side.
     pub fn applies_to(&self, side: GuardSide) -> bool {
         self.list.iter().any(|g| g.applies(side))
+    }
+
+    /// Only the webhook guardrails (streamed answers check them once the text is whole).
+    #[must_use]
+    pub fn webhooks(&self) -> Guards {
+        let list: Vec<Arc<Guard>> = self
+            .list
+            .iter()
+            .filter(|g| matches!(g.engine, Engine::Webhook(_)))
+            .cloned()
+            .collect();
+        Guards { list: list.into() }
     }
 
     /// The guardrails' names, in order.

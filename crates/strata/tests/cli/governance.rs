@@ -435,6 +435,7 @@ ai:
         "guardrail_blocked",
         "cache",
         "webhook",
+        "webhook_stream",
         "prompt_injection",
         "token_limit",
         "concurrency_limit",
