@@ -89,6 +89,27 @@ cost = float(raw.headers["x-strata-cost-usd"])
 expected = (completion.usage.prompt_tokens * 10 + completion.usage.completion_tokens * 20) / 1e6
 assert abs(cost - expected) < 1e-9, (cost, expected)
 assert raw.headers["x-strata-cache"] == "bypass"
+# A stream's cost rides in its usage event (its headers left before the answer existed).
+chunks = list(
+    client("sk-open").chat.completions.create(
+        model="mock-1",
+        messages=[{"role": "user", "content": "and streamed?"}],
+        stream=True,
+        stream_options={"include_usage": True},
+        extra_headers={"x-strata-cache": "no-cache"},
+    )
+)
+usage = chunks[-1].usage
+expected = (usage.prompt_tokens * 10 + usage.completion_tokens * 20) / 1e6
+assert abs(usage.cost_usd - expected) < 1e-9, (usage, expected)
+events = [
+    e
+    for e in claude("sk-open").messages.create(
+        model="mock-1", max_tokens=64, stream=True, messages=[{"role": "user", "content": "stream cost"}]
+    )
+    if e.type == "message_delta"
+]
+assert events and events[0].usage.cost_usd > 0, events
 ok("cost_header")
 
 # 429 with Retry-After after the rpm allowance.
@@ -304,6 +325,24 @@ for _ in range(50):
 else:
     raise AssertionError(f"no spend for sdk-made: {report}")
 assert rows[0]["cost_usd"] > 0, rows
+# A stream that did not ask for its usage gets no usage chunk, and is accounted all the same
+# (the gateway asks the provider for usage on every stream).
+chunks = list(
+    client(plain).chat.completions.create(
+        model="mock-1", messages=[{"role": "user", "content": "streamed, no usage asked"}], stream=True
+    )
+)
+assert chunks and all(c.usage is None for c in chunks), [c.usage for c in chunks]
+for _ in range(50):
+    report = admin("GET", "/admin/api/spend?by=key&since=1h")
+    after = [r for r in report["rows"] if r["group"] == "sdk-made"]
+    if after and after[0]["requests"] >= 2:
+        break
+    time.sleep(0.1)
+else:
+    raise AssertionError(f"the stream was not accounted: {report}")
+assert after[0]["output_tokens"] > rows[0]["output_tokens"], (rows, after)
+assert after[0]["cost_usd"] > rows[0]["cost_usd"], (rows, after)
 admin("DELETE", "/admin/api/keys/sdk-made")
 e = expect(openai.AuthenticationError, lambda: say(client(plain), "revoked?"))
 assert e.status_code == 401, e

@@ -110,12 +110,14 @@ impl CallRecord {
         self.lines = lines;
     }
 
-    /// Reads usage in either API's shape (OpenAI `usage`, Anthropic `usage` or `message.usage`).
+    /// Reads usage in any API's shape (OpenAI `usage`, Anthropic `usage` or `message.usage`,
+    /// the Responses API's `response.usage`).
     fn read_usage(&mut self, value: &Value) {
         let Some(usage) = value
             .get("usage")
             .filter(|u| u.is_object())
             .or_else(|| value.pointer("/message/usage"))
+            .or_else(|| value.pointer("/response/usage").filter(|u| u.is_object()))
         else {
             return;
         };
@@ -135,6 +137,7 @@ impl CallRecord {
         }
         let cached = usage
             .pointer("/prompt_tokens_details/cached_tokens")
+            .or_else(|| usage.pointer("/input_tokens_details/cached_tokens"))
             .and_then(Value::as_u64)
             .or_else(|| n("cache_read_input_tokens"));
         if let Some(cached) = cached.filter(|c| *c > 0) {

@@ -44,12 +44,16 @@ impl Call {
     }
 
     /// The body for a provider speaking `target`, asking for `model`.
+    /// A stream to an OpenAI-format provider always asks for the usage chunk, so every
+    /// streamed call is accounted whether or not the client asked (the chunk is then not
+    /// passed on to it).
     fn body_for(&self, target: Format, model: &str) -> Result<Bytes, AiError> {
+        let usage = self.stream && target == Format::OpenAi;
         if target == self.format {
-            if model == self.model {
+            if model == self.model && !usage {
                 return Ok(self.body.clone());
             }
-            return upstream::with_model(&self.body, model).map_err(|e| {
+            return upstream::rewrite(&self.body, model, usage).map_err(|e| {
                 AiError::BadRequest(format!("the request body is not a JSON object: {e}"))
             });
         }
@@ -57,6 +61,12 @@ impl Call {
         if target != Format::Gemini {
             // Gemini takes the model in the URL.
             translated["model"] = Value::String(model.to_string());
+        }
+        if usage && let Some(body) = translated.as_object_mut() {
+            body.insert(
+                "stream_options".into(),
+                serde_json::json!({ "include_usage": true }),
+            );
         }
         Ok(Bytes::from(translated.to_string()))
     }

@@ -45,6 +45,25 @@ pub fn body(body: Result<Bytes, BytesRejection>) -> Result<Bytes, AiError> {
     })
 }
 
+/// Whether an OpenAI chat body asks for the stream's usage (`stream_options.include_usage`);
+/// only bodies that mention it are parsed.
+fn asks_for_usage(body: &[u8]) -> bool {
+    #[derive(serde::Deserialize)]
+    struct Options {
+        #[serde(default)]
+        include_usage: bool,
+    }
+    #[derive(serde::Deserialize)]
+    struct Asks {
+        stream_options: Option<Options>,
+    }
+    body.windows(13).any(|w| w == b"include_usage")
+        && serde_json::from_slice::<Asks>(body)
+            .ok()
+            .and_then(|a| a.stream_options)
+            .is_some_and(|o| o.include_usage)
+}
+
 /// The body and its routing fields (model, stream).
 pub fn read(
     received: Result<Bytes, BytesRejection>,
@@ -93,9 +112,11 @@ async fn serve(
                 .map(|c| c.provider.name.clone())
                 .collect::<Vec<_>>()
         };
+        let client_usage = format != Format::OpenAi || asks_for_usage(&body);
         let mut ticket = gov
             .admit(who, operation, format, &model, stream, body, &providers)
             .await?;
+        ticket.client_usage = client_usage;
         // The caller's own trace first (an in-process caller has no span of this request).
         ticket.trace_id = headers
             .get("traceparent")

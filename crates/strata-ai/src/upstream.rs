@@ -23,23 +23,36 @@ pub enum Reply {
     Failed(String),
 }
 
-/// Rewrites the top-level `model` of a JSON object body; the other values are copied as the
-/// raw text they were sent as, never parsed.
-pub fn with_model(body: &Bytes, model: &str) -> Result<Bytes, serde_json::Error> {
+/// Rewrites the top-level `model`, and with `usage` sets `stream_options.include_usage`;
+/// the other values are copied as the raw text they were sent as, never parsed.
+pub fn rewrite(body: &Bytes, model: &str, usage: bool) -> Result<Bytes, serde_json::Error> {
     let raw: std::collections::BTreeMap<String, &RawValue> = serde_json::from_slice(body)?;
-    let mut out = Vec::with_capacity(body.len() + model.len());
+    let mut out = Vec::with_capacity(body.len() + model.len() + 40);
     out.push(b'{');
-    for (i, (key, value)) in raw.iter().enumerate() {
-        if i > 0 {
+    let mut first = true;
+    let mut comma = |out: &mut Vec<u8>| {
+        if !std::mem::take(&mut first) {
             out.push(b',');
         }
+    };
+    for (key, value) in &raw {
+        comma(&mut out);
         serde_json::to_writer(&mut out, key)?;
         out.push(b':');
         if key == "model" {
             serde_json::to_writer(&mut out, model)?;
+        } else if key == "stream_options" && usage {
+            let mut options: serde_json::Map<String, serde_json::Value> =
+                serde_json::from_str(value.get()).unwrap_or_default();
+            options.insert("include_usage".into(), serde_json::Value::Bool(true));
+            serde_json::to_writer(&mut out, &options)?;
         } else {
             out.extend_from_slice(value.get().as_bytes());
         }
+    }
+    if usage && !raw.contains_key("stream_options") {
+        comma(&mut out);
+        out.extend_from_slice(br#""stream_options":{"include_usage":true}"#);
     }
     out.push(b'}');
     Ok(Bytes::from(out))
@@ -263,8 +276,23 @@ mod tests {
             br#"{"model":"a","messages":[{"role":"user","content":"x"}],"stream":true}"#,
         );
         let out: serde_json::Value =
-            serde_json::from_slice(&with_model(&body, "b").unwrap()).unwrap();
+            serde_json::from_slice(&rewrite(&body, "b", false).unwrap()).unwrap();
         assert_eq!(out["model"], "b");
+        let asked: serde_json::Value =
+            serde_json::from_slice(&rewrite(&body, "b", true).unwrap()).unwrap();
+        assert_eq!(
+            asked["stream_options"],
+            serde_json::json!({ "include_usage": true })
+        );
+        assert_eq!(asked["messages"], out["messages"]);
+        let had =
+            Bytes::from_static(br#"{"model":"a","stream_options":{"include_usage":false,"x":1}}"#);
+        let asked: serde_json::Value =
+            serde_json::from_slice(&rewrite(&had, "a", true).unwrap()).unwrap();
+        assert_eq!(
+            asked["stream_options"],
+            serde_json::json!({ "include_usage": true, "x": 1 })
+        );
         assert_eq!(out["messages"][0]["content"], "x");
         assert_eq!(out["stream"], true);
     }

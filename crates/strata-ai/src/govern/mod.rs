@@ -4,6 +4,7 @@
 //! usage ledger, and settling what was reserved with what was really used.
 
 pub mod cache;
+mod cost_stream;
 mod estimate;
 mod hook_stream;
 pub mod period;
@@ -128,6 +129,9 @@ pub struct Ticket {
     pub started: Instant,
     /// The caller's trace (its `traceparent`, or the request's span), for the usage record.
     pub trace_id: Option<String>,
+    /// The client asked for a stream's usage (OpenAI `stream_options.include_usage`; the
+    /// other APIs always report it). The gateway always asks providers for it.
+    pub client_usage: bool,
     estimate: estimate::Estimate,
     permits: Vec<Permit>,
     tokens: Vec<TokenReservation>,
@@ -374,6 +378,7 @@ impl Governance {
             format,
             model: model.to_string(),
             stream,
+            client_usage: true,
             body,
             response_guards: Guards::default(),
             verdicts: Vec::new(),

@@ -25,7 +25,13 @@ const MAX_ANSWER_BYTES: usize = 64 * 1024 * 1024;
 pub async fn cached(gov: &Governance, mut ticket: Ticket, hit: Cached) -> Response {
     ticket.cache = Some("hit");
     let (body, content_type) = if hit.stream {
-        (super::cache::replay(&hit.body), "text/event-stream")
+        // The stored stream has the usage chunk; a client that did not ask for it gets none.
+        let (_, never) = oneshot::channel();
+        let replay = super::cache::replay(&hit.body);
+        let strip = !ticket.client_usage;
+        let (body, _) =
+            super::cost_stream::stamp(replay, ticket.format, never, gov.prices.clone(), strip);
+        (body, "text/event-stream")
     } else {
         (Body::from(hit.body), "application/json")
     };
@@ -80,6 +86,10 @@ pub async fn answer(
             (Some(cache), Some(key)) => cache.tee(body, key),
             _ => body,
         };
+        // The cost goes into the stream's usage event (headers have left by then).
+        let strip = !ticket.client_usage;
+        let (body, usage) =
+            super::cost_stream::stamp(body, format, usage, gov.prices.clone(), strip);
         let mut parts = parts;
         mark_cache(&mut parts.headers, ticket.cache);
         let (shared, prices, metrics) =
