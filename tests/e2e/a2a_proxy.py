@@ -10,11 +10,8 @@ Prints `ok <scenario>` per scenario that passed, `FAIL <scenario>: ...` otherwis
 """
 
 import os
-import sys
-import traceback
 import uuid
 
-import anyio
 import httpx
 from a2a.client import A2ACardResolver, ClientConfig, ClientFactory
 from a2a.types.a2a_pb2 import (
@@ -27,6 +24,7 @@ from a2a.types.a2a_pb2 import (
     TaskState,
 )
 from a2a.utils.errors import TaskNotFoundError
+from scenarios import run
 
 BASE = os.environ["STRATA_AGENT_URL"]
 URL = f"{BASE}/a2a/helper"
@@ -89,18 +87,4 @@ SCENARIOS = [
 ]
 
 
-async def main():
-    failed = False
-    for scenario in SCENARIOS:
-        try:
-            with anyio.fail_after(60):
-                await scenario()
-            print(f"ok {scenario.__name__}", flush=True)
-        except Exception as e:  # noqa: BLE001 - report every failure and go on
-            failed = True
-            print(f"FAIL {scenario.__name__}: {type(e).__name__}: {e}", flush=True)
-            traceback.print_exc()
-    sys.exit(1 if failed else 0)
-
-
-anyio.run(main)
+run(SCENARIOS)

@@ -13,8 +13,6 @@ when any failed.
 
 import json
 import os
-import sys
-import traceback
 import uuid
 
 import anyio
@@ -37,6 +35,7 @@ from a2a.utils.errors import (
     TaskNotFoundError,
     UnsupportedOperationError,
 )
+from scenarios import run
 
 BASE = os.environ["STRATA_AGENT_URL"]
 KEY_A = os.environ["STRATA_KEY_A"]
@@ -305,18 +304,4 @@ SCENARIOS = [
 ]
 
 
-async def main():
-    failed = False
-    for scenario in SCENARIOS:
-        try:
-            with anyio.fail_after(60):
-                await scenario()
-            print(f"ok {scenario.__name__}", flush=True)
-        except Exception as e:  # noqa: BLE001 - report every failure and go on
-            failed = True
-            print(f"FAIL {scenario.__name__}: {type(e).__name__}: {e}", flush=True)
-            traceback.print_exc()
-    sys.exit(1 if failed else 0)
-
-
-anyio.run(main)
+run(SCENARIOS)

@@ -18,15 +18,13 @@ when any failed.
 
 import contextlib
 import os
-import sys
-import traceback
 
-import anyio
 import httpx
 from mcp import ClientSession
 from mcp.client.streamable_http import streamable_http_client
 from mcp.shared._httpx_utils import create_mcp_http_client
 from mcp.shared.exceptions import MCPError
+from scenarios import run
 
 URL = os.environ["STRATA_MCP_URL"]
 OPS = os.environ["STRATA_KEY_OPS"]
@@ -156,18 +154,4 @@ SCENARIOS = [
 ]
 
 
-async def main():
-    failed = False
-    for scenario in SCENARIOS:
-        try:
-            with anyio.fail_after(60):
-                await scenario()
-            print(f"ok {scenario.__name__}", flush=True)
-        except Exception as e:  # noqa: BLE001 - report every failure and go on
-            failed = True
-            print(f"FAIL {scenario.__name__}: {type(e).__name__}: {e}", flush=True)
-            traceback.print_exc()
-    sys.exit(1 if failed else 0)
-
-
-anyio.run(main)
+run(SCENARIOS)

@@ -1,8 +1,6 @@
 //! The A2A operations, the same for both bindings: they take and return 1.0-shaped JSON; the
 //! bindings convert for 0.3 clients.
 
-use std::time::Duration;
-
 use serde_json::{Value, json};
 use strata_store::{RunQuery, RunRow, SessionRow};
 
@@ -236,16 +234,7 @@ async fn settle(call: &Call, id: &str, baseline: i64) -> Result<(), A2aError> {
         if t.state.settled() && t.changed > baseline {
             return Ok(());
         }
-        let heard = tokio::time::timeout_at(deadline, async {
-            loop {
-                match tokio::time::timeout(Duration::from_millis(250), journal.recv()).await {
-                    Ok(Ok(run)) if run != id => continue,
-                    _ => return,
-                }
-            }
-        })
-        .await;
-        if heard.is_err() {
+        if !crate::engine::follow::changed(&mut journal, id, deadline).await {
             return Ok(());
         }
     }

@@ -149,16 +149,7 @@ async fn start(
                 ended = true;
                 break;
             }
-            let heard = tokio::time::timeout_at(deadline, async {
-                loop {
-                    match tokio::time::timeout(Duration::from_millis(250), journal.recv()).await {
-                        Ok(Ok(run)) if run != id => continue,
-                        _ => return,
-                    }
-                }
-            })
-            .await;
-            if heard.is_err() {
+            if !crate::engine::follow::changed(&mut journal, &id, deadline).await {
                 break;
             }
         }

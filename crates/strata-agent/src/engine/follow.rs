@@ -81,3 +81,22 @@ impl Follower {
         }
     }
 }
+
+/// Waits until run `run`'s journal grows in this process, or a poll interval (250 ms) passes
+/// (other processes); `false` once `deadline` has passed.
+pub async fn changed(
+    journal: &mut broadcast::Receiver<String>,
+    run: &str,
+    deadline: tokio::time::Instant,
+) -> bool {
+    tokio::time::timeout_at(deadline, async {
+        loop {
+            match tokio::time::timeout(Duration::from_millis(250), journal.recv()).await {
+                Ok(Ok(id)) if id != run => continue,
+                _ => return,
+            }
+        }
+    })
+    .await
+    .is_ok()
+}

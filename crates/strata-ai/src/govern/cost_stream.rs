@@ -9,8 +9,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::body::{Body, Bytes};
-use futures_util::StreamExt;
+use axum::body::Body;
+use futures_util::future::BoxFuture;
 use serde_json::Value;
 use tokio::sync::oneshot;
 
@@ -19,9 +19,6 @@ use crate::convert::Format;
 use crate::pricing::{Prices, usd};
 
 struct Stamp {
-    /// The answer (`None` once dropped; see `Drop`).
-    chunks: Option<axum::body::BodyDataStream>,
-    pending: Vec<u8>,
     held: Vec<Vec<u8>>,
     usage: Option<oneshot::Receiver<Served>>,
     prices: Arc<Prices>,
@@ -29,7 +26,6 @@ struct Stamp {
     /// Drop the usage the client did not ask for (it was asked of the provider for the ledger).
     strip: bool,
     forward: Option<oneshot::Sender<Served>>,
-    ended: bool,
 }
 
 /// `body` with the cost written into its usage event; the call's usage, passed on.
@@ -42,53 +38,20 @@ pub fn stamp(
 ) -> (Body, oneshot::Receiver<Served>) {
     let (forward, served) = oneshot::channel();
     let state = Stamp {
-        chunks: Some(body.into_data_stream()),
-        pending: Vec::new(),
         held: Vec::new(),
         usage: Some(usage),
         prices,
         format,
         strip,
         forward: Some(forward),
-        ended: false,
     };
-    let stream = futures_util::stream::unfold(state, |mut s| async move {
-        loop {
-            if s.ended {
-                return None;
-            }
-            let next = match s.chunks.as_mut() {
-                Some(chunks) => chunks.next().await,
-                None => None,
-            };
-            match next {
-                Some(Ok(chunk)) => {
-                    s.pending.extend_from_slice(&chunk);
-                    let out = s.split();
-                    if !out.is_empty() {
-                        return Some((Ok::<Bytes, axum::Error>(out.into()), s));
-                    }
-                }
-                Some(Err(e)) => {
-                    s.ended = true;
-                    return Some((Err(e), s));
-                }
-                None => {
-                    s.ended = true;
-                    let out = s.finish().await;
-                    return Some((Ok(out.into()), s));
-                }
-            }
-        }
-    });
-    (Body::from_stream(stream), served)
+    (super::sse_stage::run(body, state), served)
 }
 
 impl Drop for Stamp {
-    /// A client that hangs up mid-answer: the answer's own drop reports its usage at once,
+    /// A client that hangs up mid-answer: the answer, dropped first, has reported its usage,
     /// which goes on to the ledger as it would have.
     fn drop(&mut self) {
-        drop(self.chunks.take());
         if let (Some(mut rx), Some(tx)) = (self.usage.take(), self.forward.take())
             && let Ok(served) = rx.try_recv()
         {
@@ -97,60 +60,46 @@ impl Drop for Stamp {
     }
 }
 
-impl Stamp {
-    /// Passes on whole events until the first that reports usage; holds that one and the rest.
-    fn split(&mut self) -> Vec<u8> {
-        let mut out = Vec::new();
-        while let Some(end) = self.pending.windows(2).position(|w| w == b"\n\n") {
-            let event: Vec<u8> = self.pending.drain(..end + 2).collect();
-            if !self.held.is_empty() || reports_usage(self.format, &event) {
-                self.held.push(event);
-            } else {
-                out.extend_from_slice(&event);
-            }
+impl super::sse_stage::Stage for Stamp {
+    /// Passes on events until the first that reports usage; holds that one and the rest.
+    fn event(&mut self, event: Vec<u8>, out: &mut Vec<u8>) {
+        if !self.held.is_empty() || reports_usage(self.format, &event) {
+            self.held.push(event);
+        } else {
+            out.extend_from_slice(&event);
         }
-        out
     }
 
-    /// The held events, the first usage object among them priced.
-    async fn finish(&mut self) -> Vec<u8> {
-        let served = match self.usage.take() {
-            Some(rx) => tokio::time::timeout(Duration::from_secs(5), rx)
-                .await
-                .ok()
-                .and_then(Result::ok),
-            None => None,
-        };
-        let cost = served.as_ref().and_then(|s| {
-            s.tokens
-                .map(|t| Prices::cost_micros(self.prices.price(&s.provider, &s.model), t))
-        });
-        let mut out = Vec::new();
-        let mut stamped = false;
-        for event in std::mem::take(&mut self.held) {
-            if self.strip && !stamped {
-                stamped = true;
-                if let Some(rest) = without_usage(&event) {
-                    out.extend_from_slice(&rest);
-                }
-                continue;
+    /// The held events, the first usage object among them priced (or dropped).
+    fn end(&mut self, rest: Vec<u8>) -> BoxFuture<'_, Vec<u8>> {
+        Box::pin(async move {
+            let served = match self.usage.take() {
+                Some(rx) => tokio::time::timeout(Duration::from_secs(5), rx)
+                    .await
+                    .ok()
+                    .and_then(Result::ok),
+                None => None,
+            };
+            let cost = served.as_ref().and_then(|s| {
+                s.tokens
+                    .map(|t| Prices::cost_micros(self.prices.price(&s.provider, &s.model), t))
+            });
+            let mut out = Vec::new();
+            let mut first = true;
+            for event in std::mem::take(&mut self.held) {
+                let changed = match (std::mem::take(&mut first), self.strip, cost) {
+                    (true, true, _) => Some(without_usage(&event).unwrap_or_default()),
+                    (true, false, Some(c)) => with_cost(&event, c),
+                    _ => None,
+                };
+                out.extend_from_slice(changed.as_deref().unwrap_or(&event));
             }
-            match (cost, stamped) {
-                (Some(c), false) => match with_cost(&event, c) {
-                    Some(new) => {
-                        out.extend_from_slice(&new);
-                        stamped = true;
-                    }
-                    None => out.extend_from_slice(&event),
-                },
-                _ => out.extend_from_slice(&event),
+            out.extend_from_slice(&rest);
+            if let (Some(s), Some(tx)) = (served, self.forward.take()) {
+                let _ = tx.send(s);
             }
-        }
-        out.append(&mut self.pending);
-        if let (Some(s), Some(tx)) = (served, self.forward.take()) {
-            let _ = tx.send(s);
-        }
-        out
+            out
+        })
     }
 }
 

@@ -6,8 +6,8 @@
 //! stream ends with the client's error event instead, so no SDK reports the answer complete.
 //! A webhook's `replace` cannot take back text already sent: it is recorded, not applied.
 
-use axum::body::{Body, Bytes};
-use futures_util::StreamExt;
+use axum::body::Body;
+use futures_util::future::BoxFuture;
 use serde_json::{Value, json};
 use strata_config::GuardSide;
 use strata_policy::guard::{Guards, Verdict};
@@ -16,14 +16,11 @@ use tokio::sync::oneshot;
 use crate::convert::Format;
 
 struct Hold {
-    chunks: axum::body::BodyDataStream,
     hooks: Guards,
     format: Format,
-    pending: Vec<u8>,
     text: String,
     held: Vec<u8>,
     done: Option<oneshot::Sender<Vec<Verdict>>>,
-    ended: bool,
 }
 
 /// `body` with its final event held until `hooks` approved the answer's whole text; the
@@ -35,60 +32,51 @@ pub fn hold_end(
 ) -> (Body, oneshot::Receiver<Vec<Verdict>>) {
     let (done, verdicts) = oneshot::channel();
     let hold = Hold {
-        chunks: body.into_data_stream(),
         hooks,
         format,
-        pending: Vec::new(),
         text: String::new(),
         held: Vec::new(),
         done: Some(done),
-        ended: false,
     };
-    let stream = futures_util::stream::unfold(hold, |mut h| async move {
-        loop {
-            if h.ended {
-                return None;
-            }
-            match h.chunks.next().await {
-                Some(Ok(chunk)) => {
-                    h.pending.extend_from_slice(&chunk);
-                    let out = h.split();
-                    if !out.is_empty() {
-                        return Some((Ok::<Bytes, axum::Error>(out.into()), h));
-                    }
-                }
-                Some(Err(e)) => {
-                    h.ended = true;
-                    return Some((Err(e), h));
-                }
-                None => {
-                    h.ended = true;
-                    let out = h.judge().await;
-                    return Some((Ok(out.into()), h));
-                }
-            }
+    (super::sse_stage::run(body, hold), verdicts)
+}
+
+impl super::sse_stage::Stage for Hold {
+    /// Passes on every event but the final one, noting the text.
+    fn event(&mut self, event: Vec<u8>, out: &mut Vec<u8>) {
+        let (name, data) = parse(&event);
+        if self.is_final(name.as_deref(), &data) {
+            self.held.extend_from_slice(&event);
+        } else {
+            self.note(&data);
+            out.extend_from_slice(&event);
         }
-    });
-    (Body::from_stream(stream), verdicts)
+    }
+
+    /// Asks the webhooks about the whole text; the held end, or the error event.
+    fn end(&mut self, rest: Vec<u8>) -> BoxFuture<'_, Vec<u8>> {
+        Box::pin(async move {
+            let mut out = rest;
+            let mut body = json!({ "content": self.text });
+            let verdicts = match self.hooks.check_json(GuardSide::Response, &mut body).await {
+                Ok(verdicts) => {
+                    out.append(&mut self.held);
+                    verdicts
+                }
+                Err(blocked) => {
+                    super::stream::blocked_event(self.format, &blocked, &mut out);
+                    blocked.verdicts
+                }
+            };
+            if let Some(done) = self.done.take() {
+                let _ = done.send(verdicts);
+            }
+            out
+        })
+    }
 }
 
 impl Hold {
-    /// Passes on every whole event in `pending` but the final one, noting the text.
-    fn split(&mut self) -> Vec<u8> {
-        let mut out = Vec::new();
-        while let Some(end) = self.pending.windows(2).position(|w| w == b"\n\n") {
-            let event: Vec<u8> = self.pending.drain(..end + 2).collect();
-            let (name, data) = parse(&event);
-            if self.is_final(name.as_deref(), &data) {
-                self.held.extend_from_slice(&event);
-            } else {
-                self.note(name.as_deref(), &data);
-                out.extend_from_slice(&event);
-            }
-        }
-        out
-    }
-
     fn is_final(&self, name: Option<&str>, data: &str) -> bool {
         match self.format {
             Format::OpenAi | Format::Gemini => data.trim() == "[DONE]",
@@ -103,7 +91,7 @@ impl Hold {
     }
 
     /// Adds an event's text deltas to the answer's text.
-    fn note(&mut self, _name: Option<&str>, data: &str) {
+    fn note(&mut self, data: &str) {
         let Ok(event) = serde_json::from_str::<Value>(data) else {
             return;
         };
@@ -128,26 +116,6 @@ impl Hold {
                 }
             }
         }
-    }
-
-    /// Asks the webhooks about the whole text; the held end, or the error event.
-    async fn judge(&mut self) -> Vec<u8> {
-        let mut out = std::mem::take(&mut self.pending);
-        let mut body = json!({ "content": self.text });
-        let verdicts = match self.hooks.check_json(GuardSide::Response, &mut body).await {
-            Ok(verdicts) => {
-                out.append(&mut self.held);
-                verdicts
-            }
-            Err(blocked) => {
-                super::stream::blocked_event(self.format, &blocked, &mut out);
-                blocked.verdicts
-            }
-        };
-        if let Some(done) = self.done.take() {
-            let _ = done.send(verdicts);
-        }
-        out
     }
 }
 

@@ -9,6 +9,7 @@ mod estimate;
 mod hook_stream;
 pub mod period;
 mod respond;
+mod sse_stage;
 mod stream;
 
 use std::collections::{HashMap, HashSet};

@@ -77,19 +77,13 @@ async fn the_a2a_sdk_drives_workflows_as_agents() {
         &[],
     )
     .await;
-    let out = tokio::time::timeout(
-        Duration::from_secs(300),
-        tokio::process::Command::new(&python)
-            .arg(e2e_dir().join("a2a_sdk.py"))
-            .env("STRATA_AGENT_URL", stack.ports.agent_url(""))
-            .env("STRATA_KEY_A", "sk-alice")
-            .env("STRATA_KEY_B", "sk-bob")
-            .kill_on_drop(true)
-            .output(),
-    )
-    .await
-    .expect("a2a_sdk.py finishes")
-    .unwrap();
+    let agent = stack.ports.agent_url("");
+    let envs = [
+        ("STRATA_AGENT_URL", agent.as_str()),
+        ("STRATA_KEY_A", "sk-alice"),
+        ("STRATA_KEY_B", "sk-bob"),
+    ];
+    let out = crate::harness::run_script(&python, "a2a_sdk.py", &envs).await;
     crate::harness::assert_scenarios(&SCENARIOS, &out, &stack.process.logs());
 }
 
@@ -342,19 +336,13 @@ async fn remote_agents_are_reachable_through_the_gateway_with_its_auth_and_audit
         &[],
     )
     .await;
-    let out = tokio::time::timeout(
-        Duration::from_secs(300),
-        tokio::process::Command::new(&python)
-            .arg(e2e_dir().join("a2a_proxy.py"))
-            .env("STRATA_AGENT_URL", stack.ports.agent_url(""))
-            .env("STRATA_KEY_A", "sk-alice")
-            .env("STRATA_KEY_B", "sk-bob")
-            .kill_on_drop(true)
-            .output(),
-    )
-    .await
-    .expect("a2a_proxy.py finishes")
-    .unwrap();
+    let agent = stack.ports.agent_url("");
+    let envs = [
+        ("STRATA_AGENT_URL", agent.as_str()),
+        ("STRATA_KEY_A", "sk-alice"),
+        ("STRATA_KEY_B", "sk-bob"),
+    ];
+    let out = crate::harness::run_script(&python, "a2a_proxy.py", &envs).await;
     let scenarios = [
         "the_card_points_at_the_gateway",
         "a_message_through_the_proxy_reaches_the_agent",

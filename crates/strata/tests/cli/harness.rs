@@ -173,6 +173,25 @@ pub fn assert_scenarios(scenarios: &[&str], out: &std::process::Output, logs: &s
     );
 }
 
+/// Runs `tests/e2e/{script}` with `python` and `envs`, for at most five minutes.
+pub async fn run_script(
+    python: &Path,
+    script: &str,
+    envs: &[(&str, &str)],
+) -> std::process::Output {
+    let mut command = tokio::process::Command::new(python);
+    command
+        .arg(strata_testkit::python::e2e_dir().join(script))
+        .kill_on_drop(true);
+    for (k, v) in envs {
+        command.env(k, v);
+    }
+    tokio::time::timeout(Duration::from_secs(300), command.output())
+        .await
+        .unwrap_or_else(|_| panic!("{script} did not finish within five minutes"))
+        .unwrap()
+}
+
 /// POSTs one JSON-RPC message to `/mcp/demo` on `port` (with `client`, and the session id when
 /// given); returns the status, the session id the answer names, and the JSON-RPC message (from
 /// JSON or the last SSE event).
