@@ -95,7 +95,7 @@ pub async fn records(store: &Store, options: &AuditOptions) -> Result<Value, App
 
 /// Runs `strata audit`: the records as a table, or one JSON object per line.
 pub async fn audit(config: Option<&Path>, options: AuditOptions) -> Result<String, AppError> {
-    let (config, _) = crate::serve::load(config)?;
+    let config = crate::serve::load_settings(config)?;
     let store = Store::connect(&config.storage).await?;
     let query = options.query(strata_core::now_ms());
     let found = match query {

@@ -18,7 +18,7 @@ pub enum KeysCommand {
 
 /// Runs `strata keys`; returns the text to print (JSON).
 pub async fn keys(config: Option<&Path>, command: KeysCommand) -> Result<String, AppError> {
-    let (config, _) = crate::serve::load(config)?;
+    let config = crate::serve::load_settings(config)?;
     let store = Store::connect(&config.storage).await?;
     let result = match command {
         KeysCommand::Create(spec) => keys::create(&store, spec).await.map(|(row, plain)| {
@@ -61,7 +61,7 @@ pub struct SpendOptions {
 
 /// Runs `strata spend`; returns the report (JSON).
 pub async fn spend(config: Option<&Path>, options: SpendOptions) -> Result<String, AppError> {
-    let (config, _) = crate::serve::load(config)?;
+    let config = crate::serve::load_settings(config)?;
     let now = strata_core::now_ms();
     let query = SpendQuery {
         group: keys::parse_group(&options.by)?,

@@ -30,7 +30,7 @@ pub enum RunsCommand {
 /// Runs the command against the store `config` names; returns the text to print and
 /// whether it succeeded (a replay that did not reproduce the run fails).
 pub async fn runs(config: Option<&Path>, command: RunsCommand) -> Result<(String, bool), AppError> {
-    let (config, _) = crate::serve::load(config)?;
+    let config = crate::serve::load_settings(config)?;
     let store = Store::connect(&config.storage).await?;
     let result = match command {
         RunsCommand::List {

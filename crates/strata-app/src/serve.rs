@@ -57,6 +57,15 @@ const EMBEDDED: &str = include_str!("embedded.yaml");
 const DEMO_WORKFLOW: &str = include_str!("demo.wf.yaml");
 
 /// Loads the config (or the embedded defaults, with the demo workflow) with its source text.
+/// The settings a store-only command needs (`audit`, `keys`, `spend`, `runs`): no OpenAPI
+/// document or workflow file is read.
+pub fn load_settings(path: Option<&std::path::Path>) -> Result<Config, ConfigErrors> {
+    match path {
+        Some(path) => strata_config::load_file_settings(path),
+        None => load(None).map(|(config, _)| config),
+    }
+}
+
 pub fn load(path: Option<&std::path::Path>) -> Result<(Config, String), ConfigErrors> {
     let env = |name: &str| std::env::var(name).ok();
     match path {

@@ -16,7 +16,7 @@ mod workflows;
 mod yaml;
 
 pub use error::{ConfigError, ConfigErrors};
-pub use load::{load_file, load_file_with_source, load_in, load_str};
+pub use load::{load_file, load_file_settings, load_file_with_source, load_in, load_str};
 pub use model::*;
 pub use schema::json_schema;
 pub use watch::{ConfigWatch, watch};

@@ -30,6 +30,23 @@ pub fn load_file_with_source(path: &Path) -> Result<(Config, String), ConfigErro
     Ok((config, text))
 }
 
+/// The settings of a config file only: checked like [`load_file`], but no OpenAPI document is
+/// read and no workflow file either, for commands that need no more than the store (`strata
+/// audit`, `keys`, `spend`, `runs`): they work while a REST API's document is unreachable.
+pub fn load_file_settings(path: &Path) -> Result<Config, ConfigErrors> {
+    let file = path.display().to_string();
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        ConfigErrors(vec![ConfigError {
+            file: file.clone(),
+            path: String::new(),
+            line: 0,
+            column: 0,
+            message: format!("cannot read the config file: {e}"),
+        }])
+    })?;
+    settings(&text, &file, &|name| std::env::var(name).ok()).map(|(config, _)| config)
+}
+
 /// Loads and validates config text. `file` names it in errors; `env` resolves `${VAR}`.
 pub fn load_str(
     text: &str,
@@ -46,27 +63,7 @@ pub fn load_in(
     env: &dyn Fn(&str) -> Option<String>,
     dir: Option<&Path>,
 ) -> Result<Config, ConfigErrors> {
-    let (tree, mut json, first) = parse(text, file, env).map_err(|e| ConfigErrors(vec![e]))?;
-    let mut report = Report::new(file, &tree);
-    report.errors = first;
-    check_schema(&mut report, &mut json);
-    check_semantics(&mut report, &json);
-
-    let mut errors = report.errors;
-    if !errors.is_empty() {
-        errors.sort_by_key(|e| (e.line, e.column));
-        errors.dedup();
-        return Err(ConfigErrors(errors));
-    }
-    let mut config: Config = serde_json::from_value(json).map_err(|e| {
-        ConfigErrors(vec![ConfigError {
-            file: file.to_string(),
-            path: String::new(),
-            line: 0,
-            column: 0,
-            message: e.to_string(),
-        }])
-    })?;
+    let (mut config, tree) = settings(text, file, env)?;
     let mut report = Report::new(file, &tree);
     let mut errors = crate::rest::load(dir, &mut config, env, &mut report);
     errors.append(&mut report.errors);
@@ -84,6 +81,35 @@ pub fn load_in(
         config.workflows = workflows;
     }
     Ok(config)
+}
+
+/// The config's own settings, checked (schema and semantics), with its positioned tree.
+fn settings(
+    text: &str,
+    file: &str,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<(Config, yaml::Node), ConfigErrors> {
+    let (tree, mut json, first) = parse(text, file, env).map_err(|e| ConfigErrors(vec![e]))?;
+    let mut report = Report::new(file, &tree);
+    report.errors = first;
+    check_schema(&mut report, &mut json);
+    check_semantics(&mut report, &json);
+    let mut errors = report.errors;
+    if !errors.is_empty() {
+        errors.sort_by_key(|e| (e.line, e.column));
+        errors.dedup();
+        return Err(ConfigErrors(errors));
+    }
+    let config: Config = serde_json::from_value(json).map_err(|e| {
+        ConfigErrors(vec![ConfigError {
+            file: file.to_string(),
+            path: String::new(),
+            line: 0,
+            column: 0,
+            message: e.to_string(),
+        }])
+    })?;
+    Ok((config, tree))
 }
 
 /// YAML text → positioned tree with `${VAR}` expanded, and its JSON form, with the errors

@@ -163,3 +163,45 @@ fn workflow_globs_resolve_against_a_config_named_without_a_directory() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+#[test]
+fn store_commands_work_while_an_openapi_document_is_unreachable() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = write(
+        &dir,
+        &format!(
+            "storage:\n  url: sqlite://{}\n\
+             mcp:\n  upstreams:\n    - name: inventory\n      openapi: {{ spec: 'http://127.0.0.1:9/openapi.json', base_url: 'http://127.0.0.1:9' }}\n\
+             \x20 servers:\n    - {{ name: tools, upstreams: [inventory] }}\n",
+            dir.path().join("strata.db").display()
+        ),
+    );
+    // Serving needs the document; `strata check` says where it failed.
+    let check = Command::new(bin())
+        .args(["check", "--config", &path])
+        .output()
+        .unwrap();
+    assert_eq!(check.status.code(), Some(1));
+    let errors = String::from_utf8_lossy(&check.stdout).to_string()
+        + &String::from_utf8_lossy(&check.stderr);
+    assert!(errors.contains("openapi"), "{errors}");
+    // The store's commands do not.
+    for args in [
+        vec!["audit", "--format", "jsonl"],
+        vec!["spend"],
+        vec!["keys", "list"],
+        vec!["runs", "list"],
+    ] {
+        let out = Command::new(bin())
+            .args(&args)
+            .args(["--config", &path])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "strata {args:?}: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
