@@ -137,8 +137,10 @@ pub struct RunQuery {
     pub principal: Option<String>,
     pub parent_id: Option<String>,
     pub session_id: Option<String>,
-    /// Only runs created before this (ms), for paging.
+    /// Only runs created before this (ms), for paging; with `before_id`, also those created
+    /// in that millisecond whose id sorts before it (the last run of the previous page).
     pub before_ms: Option<i64>,
+    pub before_id: Option<String>,
     pub since_ms: Option<i64>,
     pub limit: i64,
 }
@@ -396,8 +398,8 @@ impl Store {
             run_columns!(),
             " FROM workflow_runs WHERE ($1 IS NULL OR workflow = $1) AND ($2 IS NULL OR status = $2) \
              AND ($3 IS NULL OR principal = $3) AND ($4 IS NULL OR parent_id = $4) \
-             AND created_ms < $5 AND created_ms >= $6 AND ($8 IS NULL OR session_id = $8) \
-             ORDER BY created_ms DESC, id DESC LIMIT $7"
+             AND (created_ms < $5 OR (created_ms = $5 AND id < $9)) AND created_ms >= $6 \
+             AND ($8 IS NULL OR session_id = $8) ORDER BY created_ms DESC, id DESC LIMIT $7"
         );
         let rows = sqlx::query(sql)
             .bind(q.workflow.as_deref())
@@ -408,6 +410,8 @@ impl Store {
             .bind(q.since_ms.unwrap_or(0))
             .bind(if q.limit > 0 { q.limit } else { 100 })
             .bind(q.session_id.as_deref())
+            // Without an id, nothing created in `before_ms` itself is taken.
+            .bind(q.before_id.as_deref().unwrap_or(""))
             .fetch_all(self.pool())
             .await?;
         rows.iter().map(run_row).collect()

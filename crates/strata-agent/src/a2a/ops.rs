@@ -298,11 +298,14 @@ pub async fn list(call: &Call, params: &Value) -> Result<Value, A2aError> {
             "pageSize must be between 1 and 100".into(),
         ));
     }
+    // The token is the last task's creation time and id: ties in one millisecond page exactly.
     let before = match params.get("pageToken").and_then(Value::as_str) {
         None | Some("") => None,
-        Some(t) => Some(t.parse::<i64>().map_err(|_| {
-            A2aError::InvalidParams("pageToken is not one this server issued".into())
-        })?),
+        Some(t) => {
+            let bad = || A2aError::InvalidParams("pageToken is not one this server issued".into());
+            let (ms, id) = t.split_once(':').ok_or_else(bad)?;
+            Some((ms.parse::<i64>().map_err(|_| bad())?, id.to_string()))
+        }
     };
     let wanted = match params.get("status").and_then(Value::as_str) {
         None | Some("" | "TASK_STATE_UNSPECIFIED") => None,
@@ -334,7 +337,8 @@ pub async fn list(call: &Call, params: &Value) -> Result<Value, A2aError> {
                 workflow: Some(call.workflow.clone()),
                 principal: call.principal.clone(),
                 session_id: context.clone(),
-                before_ms: cursor,
+                before_ms: cursor.as_ref().map(|c| c.0),
+                before_id: cursor.as_ref().map(|c| c.1.clone()),
                 limit: size,
                 ..RunQuery::default()
             })
@@ -345,12 +349,12 @@ pub async fn list(call: &Call, params: &Value) -> Result<Value, A2aError> {
                 continue;
             }
             let (tracker, task) = tracker_task(call, row, history.or(Some(0)), artifacts).await?;
-            cursor = Some(row.created_ms);
+            cursor = Some((row.created_ms, row.id.clone()));
             if wanted.is_none_or(|w| w == tracker.state) {
                 tasks.push(task);
                 if tasks.len() as i64 == size {
                     if full || rows.last().is_some_and(|l| l.id != row.id) {
-                        next = row.created_ms.to_string();
+                        next = format!("{}:{}", row.created_ms, row.id);
                     }
                     break 'pages;
                 }

@@ -177,8 +177,9 @@ struct ListQuery {
     status: Option<String>,
     parent_id: Option<String>,
     session: Option<String>,
-    /// Only runs created before this time (ms), for the next page.
+    /// The next page: `next_before` (and `next_before_id`) of the previous one.
     before: Option<i64>,
+    before_id: Option<String>,
     since: Option<i64>,
     limit: Option<i64>,
 }
@@ -201,15 +202,19 @@ async fn list(
             parent_id: q.parent_id,
             session_id: q.session,
             before_ms: q.before,
+            before_id: q.before_id,
             since_ms: q.since,
             limit,
         })
         .await?;
-    let next = (rows.len() as i64 == limit)
-        .then(|| rows.last().map(|r| r.created_ms))
-        .flatten();
+    let last = rows.last().filter(|_| rows.len() as i64 == limit);
     let runs: Vec<Value> = rows.iter().map(|r| view::run_json(r, None)).collect();
-    Ok(Json(json!({ "runs": runs, "next_before": next })).into_response())
+    Ok(Json(json!({
+        "runs": runs,
+        "next_before": last.map(|r| r.created_ms),
+        "next_before_id": last.map(|r| &r.id),
+    }))
+    .into_response())
 }
 
 /// A run and its journal, for the caller.

@@ -40,6 +40,7 @@ pub(super) async fn list(
             workflow: filter("workflow"),
             status: filter("status"),
             before_ms: num("before"),
+            before_id: filter("before_id"),
             limit,
             ..RunQuery::default()
         })
@@ -48,14 +49,17 @@ pub(super) async fn list(
         Ok(rows) => rows,
         Err(e) => return failed(e),
     };
-    let next = (rows.len() as i64 == limit)
-        .then(|| rows.last().map(|r| r.created_ms))
-        .flatten();
+    let last = rows.last().filter(|_| rows.len() as i64 == limit);
     let runs: Vec<Value> = rows
         .iter()
         .map(|r| strata_agent::view::run_json(r, None))
         .collect();
-    axum::Json(json!({ "runs": runs, "next_before": next })).into_response()
+    axum::Json(json!({
+        "runs": runs,
+        "next_before": last.map(|r| r.created_ms),
+        "next_before_id": last.map(|r| &r.id),
+    }))
+    .into_response()
 }
 
 /// `GET /admin/api/console/runs/{id}`: the run with its steps, its graph and its trace.

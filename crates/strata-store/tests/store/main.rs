@@ -50,6 +50,9 @@ const TESTS: &[(&str, TestFn)] = &[
     ("console_usage_series_and_run_counts", |s| {
         Box::pin(sessions::usage_series_and_run_counts(s))
     }),
+    ("runs_pages_split_ties_by_id", |s| {
+        Box::pin(sessions::pages_split_ties_by_id(s))
+    }),
     ("sessions_messages_and_expiry", |s| {
         Box::pin(sessions::messages_and_expiry(s))
     }),

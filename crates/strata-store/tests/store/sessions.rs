@@ -146,3 +146,32 @@ pub async fn usage_series_and_run_counts(store: Store) -> Result<(), Failed> {
     assert_eq!(store.run_counts().await?, [("pending".to_string(), 1)]);
     Ok(())
 }
+
+/// Paging runs created in one millisecond: the cursor is the time and the id.
+pub async fn pages_split_ties_by_id(store: Store) -> Result<(), Failed> {
+    use strata_store::RunQuery;
+    for id in ["t1", "t2", "t3", "t4", "t5"] {
+        let mut r = run(id, "none");
+        r.session_id = None;
+        store.create_run(&r, 7_000).await?;
+    }
+    let mut seen = Vec::new();
+    let mut cursor: Option<(i64, String)> = None;
+    loop {
+        let page = store
+            .runs(&RunQuery {
+                before_ms: cursor.as_ref().map(|c| c.0),
+                before_id: cursor.as_ref().map(|c| c.1.clone()),
+                limit: 2,
+                ..RunQuery::default()
+            })
+            .await?;
+        seen.extend(page.iter().map(|r| r.id.clone()));
+        match page.last() {
+            Some(last) if page.len() == 2 => cursor = Some((last.created_ms, last.id.clone())),
+            _ => break,
+        }
+    }
+    assert_eq!(seen, ["t5", "t4", "t3", "t2", "t1"]);
+    Ok(())
+}

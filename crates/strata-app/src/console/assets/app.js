@@ -212,15 +212,15 @@ async function tools(page, params) {
 
 async function workflows(page, params) {
   const q = new URLSearchParams({ limit: "50" });
-  for (const f of ["workflow", "status", "before"]) if (params.get(f)) q.set(f, params.get(f));
+  for (const f of ["workflow", "status", "before", "before_id"]) if (params.get(f)) q.set(f, params.get(f));
   const list = await api(`/admin/api/console/runs?${q}`);
   const workflow = h("input", { name: "workflow", placeholder: "workflow", value: params.get("workflow") || "" });
   const status = h("select", { name: "status" }, ["", "pending", "running", "waiting", "succeeded", "failed", "cancelled"].map((v) => h("option", { value: v, selected: v === (params.get("status") || "") }, v || "any status")));
-  const go = (before) => {
+  const go = (before, beforeId) => {
     const n = new URLSearchParams();
     if (workflow.value) n.set("workflow", workflow.value);
     if (status.value) n.set("status", status.value);
-    if (before) n.set("before", before);
+    if (before) { n.set("before", before); n.set("before_id", beforeId); }
     location.hash = `#/workflows?${n}`;
   };
   put(page,
@@ -230,7 +230,7 @@ async function workflows(page, params) {
       testid: `run-${r.id}`, id: r.id,
       cells: [r.id, r.workflow, h("span", { class: r.status }, r.status), r.principal || "", fmt.time(r.created_ms), fmt.time(r.finished_ms)],
     })), (row) => (location.hash = `#/runs/${row.id}`)),
-    list.next_before ? h("button", { id: "runs-older", onclick: () => go(list.next_before) }, "Older") : null);
+    list.next_before ? h("button", { id: "runs-older", onclick: () => go(list.next_before, list.next_before_id) }, "Older") : null);
 }
 
 async function run(page, id) {
