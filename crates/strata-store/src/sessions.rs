@@ -75,11 +75,12 @@ impl Store {
         row.as_ref().map(session_row).transpose()
     }
 
-    /// A principal's live sessions, most recently used first, updated before `before` (paging).
+    /// A principal's live sessions, most recently used first; `before` (the last of the
+    /// previous page: its `updated_ms` and id) pages.
     pub async fn sessions(
         &self,
         principal: Option<&str>,
-        before: Option<i64>,
+        before: Option<(i64, &str)>,
         limit: i64,
         now: i64,
     ) -> Result<Vec<SessionRow>, StoreError> {
@@ -87,14 +88,15 @@ impl Store {
             "SELECT ",
             session_columns!(),
             " FROM agent_sessions WHERE (($1 IS NULL AND principal IS NULL) OR principal = $1) \
-             AND updated_ms < $2 AND (expires_ms IS NULL OR expires_ms > $3) \
-             ORDER BY updated_ms DESC, id DESC LIMIT $4"
+             AND (updated_ms < $2 OR (updated_ms = $2 AND id < $5)) \
+             AND (expires_ms IS NULL OR expires_ms > $3) ORDER BY updated_ms DESC, id DESC LIMIT $4"
         );
         let rows = sqlx::query(sql)
             .bind(principal)
-            .bind(before.unwrap_or(i64::MAX))
+            .bind(before.map_or(i64::MAX, |b| b.0))
             .bind(now)
             .bind(limit)
+            .bind(before.map_or("", |b| b.1))
             .fetch_all(self.pool())
             .await?;
         rows.iter().map(session_row).collect()

@@ -92,25 +92,33 @@ impl StrataProcess {
     /// # Panics
     /// When it does not become ready; the panic message carries the logs.
     pub async fn wait_ready(&mut self, url: &str, limit: Duration) {
+        if let Err(e) = self.try_wait_ready(url, limit).await {
+            panic!("{e}");
+        }
+    }
+
+    /// Like [`StrataProcess::wait_ready`], answering why it did not become ready (with the
+    /// logs) instead of panicking.
+    pub async fn try_wait_ready(&mut self, url: &str, limit: Duration) -> Result<(), String> {
         let client = reqwest::Client::new();
         let start = Instant::now();
         while start.elapsed() < limit {
             if let Ok(r) = client.get(url).send().await
                 && r.status().is_success()
             {
-                return;
+                return Ok(());
             }
             if let Some(child) = self.child.as_mut()
                 && let Ok(Some(status)) = child.try_wait()
             {
-                panic!(
+                return Err(format!(
                     "strata exited with {status} before {url} was ready:\n{}",
                     self.logs()
-                );
+                ));
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
-        panic!("{url} not ready after {limit:?}:\n{}", self.logs());
+        Err(format!("{url} not ready after {limit:?}:\n{}", self.logs()))
     }
 }
 

@@ -85,7 +85,9 @@ fn session_json(s: &SessionRow) -> Value {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct ListQuery {
+    /// The next page: `next_before` and `next_before_id` of the previous one.
     before: Option<i64>,
+    before_id: Option<String>,
     limit: Option<i64>,
 }
 
@@ -100,13 +102,21 @@ pub(super) async fn list(
     let rows = api
         .engine
         .store
-        .sessions(principal.as_deref(), q.before, limit, strata_core::now_ms())
+        .sessions(
+            principal.as_deref(),
+            q.before.map(|b| (b, q.before_id.as_deref().unwrap_or(""))),
+            limit,
+            strata_core::now_ms(),
+        )
         .await?;
-    let next = (rows.len() as i64 == limit)
-        .then(|| rows.last().map(|r| r.updated_ms))
-        .flatten();
+    let last = rows.last().filter(|_| rows.len() as i64 == limit);
     let list: Vec<Value> = rows.iter().map(session_json).collect();
-    Ok(Json(json!({ "sessions": list, "next_before": next })).into_response())
+    Ok(Json(json!({
+        "sessions": list,
+        "next_before": last.map(|r| r.updated_ms),
+        "next_before_id": last.map(|r| &r.id),
+    }))
+    .into_response())
 }
 
 /// The session with its runs and its conversation (messages in and answers out, in order).

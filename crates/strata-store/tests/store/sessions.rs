@@ -75,6 +75,24 @@ pub async fn messages_and_expiry(store: Store) -> Result<(), Failed> {
     assert_eq!(texts, ["one", "two", "three"]);
     assert!(store.messages("m", Some("other")).await?.is_empty());
     let mine = store.sessions(Some("alice"), None, 10, 2_000).await?;
+    store
+        .create_session(&session("m2", Some("alice"), None))
+        .await?;
+    let first = store.sessions(Some("alice"), None, 1, 2_000).await?;
+    let second = store
+        .sessions(
+            Some("alice"),
+            Some((first[0].updated_ms, first[0].id.as_str())),
+            1,
+            2_000,
+        )
+        .await?;
+    assert_eq!(
+        (first[0].id.as_str(), second[0].id.as_str()),
+        ("m2", "m"),
+        "ties page by id"
+    );
+    store.delete_session("m2").await?;
     assert_eq!(
         mine.iter().map(|s| s.id.as_str()).collect::<Vec<_>>(),
         ["m"]

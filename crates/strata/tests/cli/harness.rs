@@ -87,28 +87,40 @@ impl Stack {
         for (name, text) in files {
             std::fs::write(dir.path().join(name), text).unwrap();
         }
-        let ports = Ports::free();
         let config = dir.path().join("strata.yaml");
         // A config that brings its own storage (a shared Postgres) replaces the SQLite file.
         let own_storage = extra.starts_with("storage:") || extra.contains("\nstorage:");
-        let base = if own_storage {
-            ports.listeners_yaml()
-        } else {
-            ports.base_yaml(dir.path())
-        };
-        std::fs::write(&config, format!("{base}{extra}")).unwrap();
         let config_arg = config.display().to_string();
         let mut all_args = vec!["serve", "--config", &config_arg];
         all_args.extend_from_slice(args);
-        let mut process = StrataProcess::start(&bin(), dir.path(), &all_args, envs);
-        process
-            .wait_ready(&ports.admin_url("/healthz"), Duration::from_secs(20))
-            .await;
-        Self {
-            dir,
-            ports,
-            config,
-            process,
+        // Free ports are free when picked; another test's process may take one before this
+        // one binds it. Then the stack starts again on other ports.
+        let mut tries = 0;
+        loop {
+            tries += 1;
+            let ports = Ports::free();
+            let base = if own_storage {
+                ports.listeners_yaml()
+            } else {
+                ports.base_yaml(dir.path())
+            };
+            std::fs::write(&config, format!("{base}{extra}")).unwrap();
+            let mut process = StrataProcess::start(&bin(), dir.path(), &all_args, envs);
+            match process
+                .try_wait_ready(&ports.admin_url("/healthz"), Duration::from_secs(20))
+                .await
+            {
+                Ok(()) => {
+                    return Self {
+                        dir,
+                        ports,
+                        config,
+                        process,
+                    };
+                }
+                Err(e) if tries < 4 && e.contains("Address already in use") => continue,
+                Err(e) => panic!("{e}"),
+            }
         }
     }
 
