@@ -24,10 +24,14 @@ pub fn spans(row: &RunRow, events: &[EventRow]) -> Vec<Recorded> {
     };
     let run_span = hex(&tree["span_id"]);
     let end_of_run = row.finished_ms.unwrap_or(row.updated_ms);
+    // A child run hangs under the parent's attempt that started it.
+    let parent = tree["parent_span_id"]
+        .as_str()
+        .map(|_| hex(&tree["parent_span_id"]));
     let mut out = vec![Recorded {
         trace_id: trace,
         span_id: run_span,
-        parent: None,
+        parent,
         name: format!("workflow {}", row.workflow),
         client: false,
         start_ms: row.created_ms,

@@ -25,6 +25,13 @@ struct Attempt {
     calls: Vec<Value>,
 }
 
+/// For a child run: the span of the parent's attempt that started it.
+fn parent_span(row: &RunRow) -> Option<u64> {
+    let parent = row.parent_id.as_ref()?;
+    let (task, attempt) = row.parent_task.as_ref()?.rsplit_once('|')?;
+    Some(span_id(&format!("{parent}/{task}/{attempt}")))
+}
+
 /// A call record of the journal as a hop; `span` is its span id.
 fn hop(call: &Value, span: u64) -> Value {
     let layer = call.get("layer").and_then(Value::as_str).unwrap_or("call");
@@ -169,7 +176,8 @@ pub fn trace_json(row: &RunRow, events: &[EventRow]) -> Value {
     json!({
         "kind": "run",
         "id": row.id,
-        "trace_id": trace_id(&row.id),
+        "trace_id": row.trace_id.clone().unwrap_or_else(|| trace_id(&row.id)),
+        "parent_span_id": parent_span(row).map(|s| format!("{s:016x}")),
         "span_id": format!("{:016x}", span_id(&row.id)),
         "workflow": row.workflow,
         "status": row.status,

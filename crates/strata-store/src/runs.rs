@@ -19,7 +19,7 @@ macro_rules! run_columns {
     () => {
         "id, workflow, definition, status, input, state, output, error, principal, parent_id, \
          parent_task, forked_from, seq, owner, lease_until, wake_at, deadline, created_ms, \
-         updated_ms, finished_ms, session_id"
+         updated_ms, finished_ms, session_id, trace_id"
     };
 }
 
@@ -52,6 +52,8 @@ pub struct NewRun {
     pub forked_from: Option<String>,
     /// The session (A2A `contextId`) it belongs to: runs of one session run one at a time.
     pub session_id: Option<String>,
+    /// The trace it is part of (a child run: its parent's); its own when absent.
+    pub trace_id: Option<String>,
     /// The process that starts executing it at once (it holds the lease), if any.
     pub owner: Option<String>,
     pub lease_until: Option<i64>,
@@ -91,6 +93,7 @@ pub struct RunRow {
     pub updated_ms: i64,
     pub finished_ms: Option<i64>,
     pub session_id: Option<String>,
+    pub trace_id: Option<String>,
 }
 
 /// A journal event as stored.
@@ -180,8 +183,8 @@ impl Store {
         let inserted = sqlx::query(
             "INSERT INTO workflow_runs (id, workflow, definition, status, input, state, \
              principal, parent_id, parent_task, forked_from, seq, owner, lease_until, wake_at, \
-             deadline, created_ms, updated_ms, session_id) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $16, $17) \
+             deadline, created_ms, updated_ms, session_id, trace_id) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $16, $17, $18) \
              ON CONFLICT (id) DO NOTHING",
         )
         .bind(&run.id)
@@ -201,6 +204,7 @@ impl Store {
         .bind(run.deadline)
         .bind(now)
         .bind(run.session_id.as_deref())
+        .bind(run.trace_id.as_deref())
         .execute(&mut *tx)
         .await?
         .rows_affected();
@@ -528,5 +532,6 @@ fn run_row(r: &AnyRow) -> Result<RunRow, StoreError> {
         updated_ms: r.try_get("updated_ms")?,
         finished_ms: r.try_get("finished_ms")?,
         session_id: r.try_get("session_id")?,
+        trace_id: r.try_get("trace_id")?,
     })
 }

@@ -36,16 +36,18 @@ pub struct CallContext {
     pub run_id: String,
     /// The run's session (A2A `contextId`), if it has one.
     pub session: Option<String>,
+    /// The run's trace (32 hex digits): its own, or the run that started it.
+    pub trace: String,
 }
 
 impl CallContext {
     /// The W3C `traceparent` of this attempt's calls: the run's trace (its id's 32 hex
-    /// digits, so one trace per run), and a span of the attempt (from its idempotency key).
+    /// digits, or its parent run's), and a span of the attempt (from its idempotency key).
     #[must_use]
     pub fn traceparent(&self) -> String {
         format!(
             "00-{}-{:016x}-01",
-            trace_id(&self.run_id),
+            self.trace,
             span_id(&self.idempotency_key)
         )
     }

@@ -58,6 +58,8 @@ struct Driver {
     run_id: String,
     principal: Option<String>,
     session: Option<String>,
+    /// The run's trace: its own, or its parent run's.
+    trace: String,
     parent: Option<(String, String)>,
     deadline: Option<i64>,
     fold: Fold,
@@ -107,6 +109,9 @@ impl Driver {
             run_id: run_id.to_string(),
             principal: row.principal,
             session: row.session_id,
+            trace: row
+                .trace_id
+                .unwrap_or_else(|| crate::clients::trace_id(run_id)),
             parent,
             deadline: row.deadline,
             fold,
@@ -347,6 +352,7 @@ impl Driver {
                     attempt: task.attempt,
                     principal: self.principal.clone(),
                     session: self.session.clone(),
+                    trace: self.trace.clone(),
                     key: attempt_key,
                     timeout,
                 },

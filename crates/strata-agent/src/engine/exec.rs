@@ -34,6 +34,8 @@ pub struct Attempt {
     pub principal: Option<String>,
     /// The run's session, if any.
     pub session: Option<String>,
+    /// The run's trace id (hex).
+    pub trace: String,
     pub key: String,
     pub timeout: Option<Duration>,
 }
@@ -45,6 +47,7 @@ pub async fn execute(engine: &Arc<Engine>, at: &Attempt, action: Action, input: 
         idempotency_key: at.key.clone(),
         run_id: at.run_id.clone(),
         session: at.session.clone(),
+        trace: at.trace.clone(),
     };
     let now = strata_core::now_ms();
     let field = |name: &str| input.get(name).and_then(Value::as_str).unwrap_or_default();

@@ -242,6 +242,8 @@ impl Engine {
         let mut run = self.new_run(&id, &def, input, at.principal.clone(), now, false);
         run.parent_id = Some(at.run_id.clone());
         run.parent_task = Some(format!("{}|{}", at.task, at.attempt));
+        // The child's work is part of the parent's trace, under the attempt that started it.
+        run.trace_id = Some(at.trace.clone());
         self.store
             .create_run(&run, now)
             .await

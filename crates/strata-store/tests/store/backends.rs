@@ -112,7 +112,7 @@ pub fn sqlite_only_trials() -> Vec<Trial> {
                 store.close().await;
                 let reopened = Store::connect(&storage(url)).await?;
                 assert_eq!(reopened.audit_count().await?, 1);
-                assert_eq!(reopened.applied_migrations().await?.len(), 6);
+                assert_eq!(reopened.applied_migrations().await?.len(), 7);
                 Ok(())
             })
         }),

@@ -12,7 +12,8 @@ pub async fn apply_once(store: Store) -> Result<(), Failed> {
             "governance",
             "mcp audit",
             "sessions",
-            "a2a proxy"
+            "a2a proxy",
+            "run traces"
         ]
     );
     // A second migrator run over the same database is a no-op.

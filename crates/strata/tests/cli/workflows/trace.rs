@@ -40,3 +40,43 @@ async fn a_runs_trace_shows_steps_attempts_and_the_calls_through_each_layer() {
     let (status, _) = get(&stack, "/v1/runs/nope/trace").await;
     assert_eq!(status, 404);
 }
+
+const PARENT: &str = r#"
+name: parent
+steps:
+  ask:
+    agent: { name: demo, message: "from the parent" }
+    output: answer
+  done: { needs: [ask], succeed: { output: "{{ state.answer }}" } }
+"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_local_agent_call_is_part_of_the_callers_trace() {
+    let demo = include_str!("../../../../strata-app/src/demo.wf.yaml");
+    let stack = crate::harness::Stack::start_with_files(
+        "ai:\n  providers:\n    - name: mock\n      models: [mock-1]\n\
+         mcp:\n  upstreams:\n    - { name: demo, builtin: demo }\n  servers:\n    - { name: demo, upstreams: [demo] }\n\
+         agent:\n  workflows: [\"*.wf.yaml\"]\n  poll_interval: 100ms\n",
+        &[("demo.wf.yaml", demo), ("parent.wf.yaml", PARENT)],
+        &[],
+        &[],
+    )
+    .await;
+    let r = run(&stack, "parent", json!({})).await;
+    assert_eq!(r["status"], "succeeded", "{r:#}");
+    let id = r["id"].as_str().unwrap();
+    let (_, parent) = get(&stack, &format!("/v1/runs/{id}/trace")).await;
+    let (_, children) = get(&stack, &format!("/v1/runs?parent_id={id}")).await;
+    let child = children["runs"][0]["id"].as_str().unwrap();
+    let (_, trace) = get(&stack, &format!("/v1/runs/{child}/trace")).await;
+    assert_eq!(
+        trace["trace_id"], parent["trace_id"],
+        "one trace: {trace:#}"
+    );
+    let attempt = &parent["children"][0]["children"][0];
+    assert_eq!(
+        trace["parent_span_id"], attempt["span_id"],
+        "under the attempt that called it"
+    );
+    assert_eq!(parent["parent_span_id"], serde_json::Value::Null);
+}
