@@ -343,6 +343,21 @@ else:
     raise AssertionError(f"the stream was not accounted: {report}")
 assert after[0]["output_tokens"] > rows[0]["output_tokens"], (rows, after)
 assert after[0]["cost_usd"] > rows[0]["cost_usd"], (rows, after)
+# The same through a provider of another API (Anthropic, translated): accounted, no usage chunk.
+chunks = list(
+    client("sk-open").chat.completions.create(
+        model="claude-up", messages=[{"role": "user", "content": "to claude"}], stream=True
+    )
+)
+assert chunks and all(c.usage is None for c in chunks), [c.usage for c in chunks]
+for _ in range(50):
+    report = admin("GET", "/admin/api/spend?by=model&since=1h")
+    claude_rows = [r for r in report["rows"] if r["group"] == "claude-up"]
+    if claude_rows and claude_rows[0]["output_tokens"] > 0:
+        break
+    time.sleep(0.1)
+else:
+    raise AssertionError(f"the translated stream was not accounted: {report}")
 admin("DELETE", "/admin/api/keys/sdk-made")
 e = expect(openai.AuthenticationError, lambda: say(client(plain), "revoked?"))
 assert e.status_code == 401, e

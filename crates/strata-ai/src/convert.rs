@@ -224,15 +224,9 @@ pub async fn response(response: Response, from: Format, call: &Call, model: &str
         return (parts.status, headers, Json(error)).into_response();
     }
     if call.stream {
-        let include_usage = to == Format::OpenAi
-            && serde_json::from_slice::<Value>(&call.body)
-                .ok()
-                .and_then(|b| {
-                    b.pointer("/stream_options/include_usage")
-                        .and_then(Value::as_bool)
-                })
-                .unwrap_or(false);
-        let Some(converter) = stream_converter(from, to, model, include_usage) else {
+        // The usage chunk is always made, so every stream is accounted; the governance stage
+        // takes it out again for an OpenAI client that did not ask for it.
+        let Some(converter) = stream_converter(from, to, model, true) else {
             return (headers, body).into_response();
         };
         headers.insert(

@@ -376,6 +376,7 @@ async fn the_official_sdks_meet_every_policy() {
     let (webhook_port, closed_port) = (free(), free());
     // `slow-1` answers after 800 ms: the concurrency scenario's three calls overlap.
     let slow = MockLlm::start().await;
+    let claude = MockLlm::start().await;
     slow.script((0..3).map(|_| strata_testkit::Behavior::Delay(Duration::from_millis(800))));
     let extra = format!(
         "
@@ -403,8 +404,10 @@ ai:
   providers:
     - {{ name: mock, models: [mock-1, mock-fast], pricing: {{ mock-1: {{ input: 10, output: 20 }} }} }}
     - {{ name: slow, kind: openai, api_base: '{slow_url}', models: [slow-1] }}
+    - {{ name: claude, kind: anthropic, api_base: '{claude_url}', models: [claude-up] }}
 ",
-        slow_url = slow.base_url
+        slow_url = slow.base_url,
+        claude_url = claude.base_url,
     );
     let stack = Stack::start(&extra, &["--layers", "ai"], &[]).await;
     let out = tokio::process::Command::new(&python)
