@@ -13,18 +13,15 @@ use futures_util::stream;
 use serde_json::Value;
 
 use super::Api;
+use crate::AgentError;
 use crate::engine::follow::Follower;
-use crate::{AgentError, EngineError};
 
 pub(super) async fn stream(
     State(api): State<Arc<Api>>,
     Path(id): Path<String>,
     headers: HeaderMap,
 ) -> Result<Response, AgentError> {
-    api.authenticate(&headers)?;
-    if api.engine.store.run(&id).await?.is_none() {
-        return Err(EngineError::UnknownRun(id).into());
-    }
+    api.visible_run(&headers, &id).await?;
     let after = headers
         .get("last-event-id")
         .and_then(|v| v.to_str().ok())

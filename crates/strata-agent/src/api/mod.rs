@@ -41,6 +41,24 @@ impl Api {
     }
 }
 
+impl Api {
+    /// Run `id` if the caller may see it: any run when no keys are configured, otherwise only
+    /// the caller's own; another's is "no such run".
+    async fn visible_run(
+        &self,
+        headers: &HeaderMap,
+        id: &str,
+    ) -> Result<strata_store::RunRow, AgentError> {
+        let principal = self.authenticate(headers)?;
+        self.engine
+            .store
+            .run(id)
+            .await?
+            .filter(|row| principal.is_none() || row.principal == principal)
+            .ok_or_else(|| crate::EngineError::UnknownRun(id.to_string()).into())
+    }
+}
+
 /// The agent layer's routes.
 pub fn router(engine: Arc<Engine>, keys: ApiKeys, session_ttl: Duration) -> Router {
     let api = Arc::new(Api {
@@ -189,7 +207,7 @@ async fn list(
     headers: HeaderMap,
     query: Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Response, AgentError> {
-    api.authenticate(&headers)?;
+    let principal = api.authenticate(&headers)?;
     let Query(q) = query.map_err(|e| AgentError::BadRequest(e.body_text()))?;
     let limit = q.limit.unwrap_or(50).clamp(1, 1000);
     let rows = api
@@ -198,7 +216,8 @@ async fn list(
         .runs(&RunQuery {
             workflow: q.workflow,
             status: q.status,
-            principal: None,
+            // With keys, a caller lists its own runs.
+            principal,
             parent_id: q.parent_id,
             session_id: q.session,
             before_ms: q.before,
@@ -223,13 +242,8 @@ async fn journal(
     id: &str,
     headers: &HeaderMap,
 ) -> Result<(strata_store::RunRow, Vec<strata_store::EventRow>), AgentError> {
-    api.authenticate(headers)?;
-    let store = &api.engine.store;
-    let row = store
-        .run(id)
-        .await?
-        .ok_or_else(|| crate::EngineError::UnknownRun(id.to_string()))?;
-    let events = store.run_events(id, 0, i64::MAX).await?;
+    let row = api.visible_run(headers, id).await?;
+    let events = api.engine.store.run_events(id, 0, i64::MAX).await?;
     Ok((row, events))
 }
 
@@ -264,7 +278,7 @@ async fn cancel(
     headers: HeaderMap,
     body: Option<Json<CancelBody>>,
 ) -> Result<Response, AgentError> {
-    api.authenticate(&headers)?;
+    api.visible_run(&headers, &id).await?;
     let reason = body.and_then(|Json(b)| b.reason);
     api.engine
         .tell(&id, "cancel", &json!({ "reason": reason }))
@@ -292,7 +306,7 @@ async fn signal(
     headers: HeaderMap,
     body: Result<Json<SignalBody>, axum::extract::rejection::JsonRejection>,
 ) -> Result<Response, AgentError> {
-    api.authenticate(&headers)?;
+    api.visible_run(&headers, &id).await?;
     let Json(body) = body.map_err(|e| AgentError::BadRequest(e.body_text()))?;
     check_signal(&api, &id, &body).await?;
     api.engine
@@ -359,7 +373,7 @@ async fn fork(
     headers: HeaderMap,
     body: Result<Json<ForkBody>, axum::extract::rejection::JsonRejection>,
 ) -> Result<Response, AgentError> {
-    api.authenticate(&headers)?;
+    api.visible_run(&headers, &id).await?;
     let Json(body) = body.map_err(|e| AgentError::BadRequest(e.body_text()))?;
     let new = api.engine.fork(&id, &body.step).await?;
     Ok((

@@ -471,3 +471,55 @@ pub fn exported_spans(bodies: &[axum::body::Bytes], trace_id: &str) -> Vec<Expor
     }
     out
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_keys_each_caller_sees_only_its_own_runs() {
+    let stack = Stack::start_with_files(CONFIG, &[("quick.wf.yaml", QUICK)], &[], &[]).await;
+    let http = reqwest::Client::new();
+    let call = |method: reqwest::Method, path: String, key: &'static str| {
+        let body = if path.ends_with("/runs") && method == reqwest::Method::POST {
+            json!({ "input": { "message": "mine" }, "wait": "30s" })
+        } else if path.ends_with("/fork") {
+            json!({ "step": "think" })
+        } else {
+            json!({})
+        };
+        let request = http
+            .request(method, stack.ports.agent_url(&path))
+            .bearer_auth(key)
+            .json(&body);
+        async move {
+            let r = request.send().await.unwrap();
+            let status = r.status().as_u16();
+            (status, r.json::<Value>().await.unwrap_or(Value::Null))
+        }
+    };
+    let (status, run) = call(
+        reqwest::Method::POST,
+        "/v1/workflows/quick/runs".into(),
+        "sk-alice",
+    )
+    .await;
+    assert_eq!(status, 200, "{run:#}");
+    let id = run["id"].as_str().unwrap().to_string();
+    for (method, path) in [
+        (reqwest::Method::GET, format!("/v1/runs/{id}")),
+        (reqwest::Method::GET, format!("/v1/runs/{id}/trace")),
+        (reqwest::Method::GET, format!("/v1/runs/{id}/events")),
+        (reqwest::Method::POST, format!("/v1/runs/{id}/cancel")),
+        (reqwest::Method::POST, format!("/v1/runs/{id}/fork")),
+    ] {
+        let (status, body) = call(method, path.clone(), "sk-bob").await;
+        assert_eq!(
+            (status, body["error"]["code"].as_str()),
+            (404, Some("unknown_run")),
+            "{path}"
+        );
+    }
+    let (_, theirs) = call(reqwest::Method::GET, "/v1/runs".into(), "sk-bob").await;
+    assert!(theirs["runs"].as_array().unwrap().is_empty(), "{theirs:#}");
+    let (_, mine) = call(reqwest::Method::GET, "/v1/runs".into(), "sk-alice").await;
+    assert_eq!(mine["runs"][0]["id"], id.as_str());
+    let (status, _) = call(reqwest::Method::GET, format!("/v1/runs/{id}"), "sk-alice").await;
+    assert_eq!(status, 200);
+}
