@@ -42,6 +42,12 @@ async function shot(page, name) {
   await page.screenshot({ path: join(SHOTS, `${name}.png`), fullPage: true });
 }
 
+/** Waits until the page shows run `id` (not the run shown before). */
+async function showing(id) {
+  await page.waitForFunction((run) => document.querySelector("#page h1")?.textContent === `Run ${run}`, id);
+  await settled(page);
+}
+
 async function settled(page) {
   await page.waitForSelector('#page[aria-busy="false"]');
 }
@@ -132,6 +138,19 @@ async function a_run_shows_its_graph_and_trace() {
   const id = process.env.STRATA_RUN;
   await page.waitForSelector(`[data-testid="run-${id}"]`);
   await shot(page, "workflows");
+  // The list is paged by the server: 50 runs, then the older ones, none twice.
+  const first = await page.locator('tr[data-testid^="run-"]').evaluateAll((rows) => rows.map((r) => r.dataset.testid));
+  const api1 = await api("/admin/api/console/runs?limit=50");
+  assert(first.length === 50 && first.join() === api1.runs.map((r) => `run-${r.id}`).join(), "the first page");
+  await page.click("#runs-older");
+  await page.waitForFunction(() => location.hash.includes("before_id="));
+  await settled(page);
+  const second = await page.locator('tr[data-testid^="run-"]').evaluateAll((rows) => rows.map((r) => r.dataset.testid));
+  const api2 = await api(`/admin/api/console/runs?limit=50&before=${api1.next_before}&before_id=${api1.next_before_id}`);
+  assert(second.length > 0 && second.join() === api2.runs.map((r) => `run-${r.id}`).join(), "the second page");
+  assert(second.every((r) => !first.includes(r)), "a run on both pages");
+  await page.goBack();
+  await page.waitForSelector(`[data-testid="run-${id}"]`);
   await page.click(`[data-testid="run-${id}"]`);
   await page.waitForSelector("#run-graph");
   const d = await api(`/admin/api/console/runs/${id}`);
@@ -159,7 +178,7 @@ async function a_run_shows_its_graph_and_trace() {
 async function waiting_runs_can_be_signalled_and_cancelled() {
   const a = process.env.STRATA_WAITING_A, b = process.env.STRATA_WAITING_B;
   await page.goto(`${BASE}/#/runs/${a}`);
-  await page.waitForSelector("#run-graph");
+  await showing(a);
   await page.selectOption("#action-step", "ask");
   await page.fill("#signal-data", '{"approved": true}');
   await page.click("#signal");
@@ -167,7 +186,7 @@ async function waiting_runs_can_be_signalled_and_cancelled() {
   await page.waitForFunction(() => document.querySelector('[data-testid="run-status"]')?.textContent === "succeeded", null, { timeout: 15000 });
   assert((await api(`/admin/api/console/runs/${a}`)).run.output === "approved", "the signalled run's output");
   await page.goto(`${BASE}/#/runs/${b}`);
-  await page.waitForSelector("#run-graph");
+  await showing(b);
   await page.click("#cancel");
   await page.waitForFunction(() => document.querySelector('[data-testid="run-status"]')?.textContent === "cancelled", null, { timeout: 15000 });
   await shot(page, "run-cancelled");

@@ -112,7 +112,8 @@ async fn serve(
                 .map(|c| c.provider.name.clone())
                 .collect::<Vec<_>>()
         };
-        let client_usage = format != Format::OpenAi || asks_for_usage(&body);
+        // Only an OpenAI client's stream can do without its usage chunk.
+        let client_usage = !stream || format != Format::OpenAi || asks_for_usage(&body);
         let mut ticket = gov
             .admit(who, operation, format, &model, stream, body, &providers)
             .await?;

@@ -15,16 +15,7 @@ pub fn load_file(path: &Path) -> Result<Config, ConfigErrors> {
 
 /// Like [`load_file`], also returning the file's text (for change detection).
 pub fn load_file_with_source(path: &Path) -> Result<(Config, String), ConfigErrors> {
-    let file = path.display().to_string();
-    let text = std::fs::read_to_string(path).map_err(|e| {
-        ConfigErrors(vec![ConfigError {
-            file: file.clone(),
-            path: String::new(),
-            line: 0,
-            column: 0,
-            message: format!("cannot read the config file: {e}"),
-        }])
-    })?;
+    let (file, text) = read(path)?;
     let dir = path.parent().unwrap_or(Path::new("."));
     let config = load_in(&text, &file, &|name| std::env::var(name).ok(), Some(dir))?;
     Ok((config, text))
@@ -34,17 +25,23 @@ pub fn load_file_with_source(path: &Path) -> Result<(Config, String), ConfigErro
 /// read and no workflow file either, for commands that need no more than the store (`strata
 /// audit`, `keys`, `spend`, `runs`): they work while a REST API's document is unreachable.
 pub fn load_file_settings(path: &Path) -> Result<Config, ConfigErrors> {
+    let (file, text) = read(path)?;
+    settings(&text, &file, &|name| std::env::var(name).ok()).map(|(config, _)| config)
+}
+
+/// A config file's name (for errors) and text.
+fn read(path: &Path) -> Result<(String, String), ConfigErrors> {
     let file = path.display().to_string();
-    let text = std::fs::read_to_string(path).map_err(|e| {
-        ConfigErrors(vec![ConfigError {
-            file: file.clone(),
+    match std::fs::read_to_string(path) {
+        Ok(text) => Ok((file, text)),
+        Err(e) => Err(ConfigErrors(vec![ConfigError {
+            file,
             path: String::new(),
             line: 0,
             column: 0,
             message: format!("cannot read the config file: {e}"),
-        }])
-    })?;
-    settings(&text, &file, &|name| std::env::var(name).ok()).map(|(config, _)| config)
+        }])),
+    }
 }
 
 /// Loads and validates config text. `file` names it in errors; `env` resolves `${VAR}`.

@@ -95,6 +95,10 @@ async fn traffic(stack: &Stack) -> (String, String, String) {
             run["id"].as_str().unwrap().to_string()
         }
     };
+    // More runs than a page holds (50), before the ones the pages are checked on.
+    for _ in 0..55 {
+        start("noop", false).await;
+    }
     let done = start("demo", true).await;
     let (a, b) = (
         start("approval", false).await,
@@ -138,7 +142,14 @@ async fn the_console_shows_the_stack_at_work_in_a_browser() {
     let demo = include_str!("../../../strata-app/src/demo.wf.yaml");
     let stack = Stack::start_with_files(
         CONFIG,
-        &[("demo.wf.yaml", demo), ("approval.wf.yaml", APPROVAL)],
+        &[
+            ("demo.wf.yaml", demo),
+            ("approval.wf.yaml", APPROVAL),
+            (
+                "noop.wf.yaml",
+                "name: noop\nsteps:\n  done: { succeed: { output: ok } }\n",
+            ),
+        ],
         &[],
         &[],
     )
