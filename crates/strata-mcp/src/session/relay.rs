@@ -8,7 +8,7 @@ use tokio::sync::mpsc;
 
 use super::streams::{Event, STANDALONE};
 use super::{ServerRequest, Session, id_key, lock};
-use crate::jsonrpc::{self, Message};
+use crate::jsonrpc::{self, Message, RpcError, code};
 use crate::upstream::Inbound;
 
 /// Runs until the session is gone.
@@ -71,6 +71,19 @@ impl Session {
                         connection
                             .respond(id, Ok(Value::Object(Default::default())))
                             .await;
+                    }
+                    return;
+                }
+                if let Some(capability) = asks_for(&method)
+                    && self.init_params["capabilities"].get(capability).is_none()
+                {
+                    // The client never said it could answer this: refuse it for the client.
+                    if let Some(connection) = self.connection(upstream) {
+                        let refusal = RpcError::new(
+                            code::METHOD_NOT_FOUND,
+                            format!("the client does not support {method}"),
+                        );
+                        connection.respond(id, Err(refusal)).await;
                     }
                     return;
                 }
@@ -152,5 +165,15 @@ impl Session {
             .map(|(g, _)| *g)?;
         routing.server_requests.remove(&gateway_id);
         Some(gateway_id)
+    }
+}
+
+/// The client capability a server→client request needs.
+fn asks_for(method: &str) -> Option<&'static str> {
+    match method {
+        "sampling/createMessage" => Some("sampling"),
+        "elicitation/create" => Some("elicitation"),
+        "roots/list" => Some("roots"),
+        _ => None,
     }
 }

@@ -2,10 +2,11 @@
 //! (stdio children, built-in servers, legacy SSE): the gateway keeps one 2025-11-25 session per
 //! virtual server for them and answers each stateless request through it.
 //!
-//! The bridge session declares no client capabilities upstream, since a stateless client cannot
-//! be reached mid-request, so upstreams never ask it for sampling, elicitation or roots.
-//! Every request is bridged; `subscriptions/listen` gets a bridge session of its own
-//! (`bridge_listen.rs`).
+//! The shared bridge session declares no client capabilities upstream, so upstreams never ask
+//! through it. A `tools/call`, `prompts/get` or `resources/read` of a client that declares
+//! sampling, elicitation or roots runs on a session of its own with those capabilities, and
+//! what its upstream asks reaches the client as a multi round-trip request (`mrtr.rs`).
+//! `subscriptions/listen` gets a bridge session of its own (`bridge_listen.rs`).
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -16,6 +17,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 use tokio::sync::Mutex;
 
+use super::mrtr::Rounds;
 use super::{STATELESS_VERSION, error};
 use crate::auth::Caller;
 use crate::http::McpState;
@@ -29,7 +31,7 @@ pub(super) const HEADER_MISMATCH: i64 = -32020;
 /// `-32022`: the requested protocol version is not supported.
 const UNSUPPORTED_VERSION: i64 = -32022;
 /// The stateful revision the bridge speaks upstream.
-const BRIDGE_VERSION: &str = "2025-11-25";
+pub(super) const BRIDGE_VERSION: &str = "2025-11-25";
 const META_VERSION: &str = "io.modelcontextprotocol/protocolVersion";
 const META_CAPABILITIES: &str = "io.modelcontextprotocol/clientCapabilities";
 
@@ -37,6 +39,7 @@ const META_CAPABILITIES: &str = "io.modelcontextprotocol/clientCapabilities";
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Bridges {
     sessions: Arc<Mutex<HashMap<String, Arc<Session>>>>,
+    rounds: Arc<Rounds>,
 }
 
 impl Bridges {
@@ -53,7 +56,7 @@ impl Bridges {
         {
             return Ok(session.clone());
         }
-        let params = bridge_params();
+        let params = bridge_params(&json!({}));
         let session = Session::start(
             server.clone(),
             None,
@@ -76,15 +79,16 @@ impl Bridges {
         for session in all {
             session.end().await;
         }
+        self.rounds.end_all().await;
     }
 }
 
-/// The `initialize` params of a bridge session: no client capabilities, since a stateless
-/// client cannot be asked anything in the middle of a request.
-fn bridge_params() -> Value {
+/// The `initialize` params of a bridge session with the client capabilities it may ask
+/// through (none for the shared session).
+pub(super) fn bridge_params(capabilities: &Value) -> Value {
     json!({
         "protocolVersion": BRIDGE_VERSION,
-        "capabilities": {},
+        "capabilities": capabilities,
         "clientInfo": { "name": "strata-stateless-bridge", "version": env!("CARGO_PKG_VERSION") }
     })
 }
@@ -164,12 +168,24 @@ pub(super) async fn handle(
             caller,
             &id,
             &message,
-            bridge_params(),
+            bridge_params(&json!({})),
             BRIDGE_VERSION,
         );
         return listening
             .await
             .unwrap_or_else(|e| error(StatusCode::BAD_GATEWAY, &id, e));
+    }
+    let params = message.get("params").cloned();
+    if let Some(capabilities) = super::mrtr::interactive(&method, params.as_ref()) {
+        let rounds = &state.bridges.rounds;
+        let request = super::mrtr::Interactive {
+            id: &id,
+            method: &method,
+            params,
+            capabilities,
+        };
+        let outcome = rounds.handle(state, server, caller, request).await;
+        return answer(id, outcome);
     }
     let session = match state.bridges.session(state, server).await {
         Ok(session) => session,
@@ -178,7 +194,7 @@ pub(super) async fn handle(
     let outcome = if method == "server/discover" {
         Ok(discover(&session))
     } else {
-        let mut params = message.get("params").cloned();
+        let mut params = params;
         if let Some(meta) = params
             .as_mut()
             .and_then(|p| p.get_mut("_meta"))
@@ -191,6 +207,11 @@ pub(super) async fn handle(
         session.streams.finish(stream, Arc::from(""));
         outcome
     };
+    answer(id, outcome)
+}
+
+/// The JSON-RPC answer to a bridged request.
+fn answer(id: Value, outcome: Result<Value, RpcError>) -> Response {
     match outcome {
         Ok(mut result) => {
             if let Some(object) = result.as_object_mut() {

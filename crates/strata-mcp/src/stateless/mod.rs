@@ -13,6 +13,7 @@
 mod bridge;
 mod bridge_listen;
 mod listen;
+mod mrtr;
 mod upstream;
 
 use std::sync::Arc;

@@ -6,6 +6,7 @@ mod builtin;
 mod conformance;
 mod harness;
 mod legacy;
+mod mrtr;
 mod openapi;
 mod rbac;
 mod rest_api;
