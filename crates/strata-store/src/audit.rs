@@ -3,6 +3,7 @@
 use serde::{Deserialize, Serialize};
 use sqlx::Row;
 
+use crate::batch::{insert_sql, rows_per_insert};
 use crate::{BatchRecord, Store, StoreError};
 
 /// How an audited operation ended.
@@ -76,44 +77,17 @@ impl AuditRecord {
 }
 
 const COLUMNS: usize = 12;
-/// Rows per `INSERT` (12 parameters each, within SQLite's oldest limit of 999).
-const ROWS_PER_INSERT: usize = 80;
-
-/// `INSERT … VALUES (…), (…) ON CONFLICT (id) DO NOTHING` for `rows` records: one statement
-/// per chunk costs far less than one per record. Postgres numbers its parameters (`$1`);
-/// SQLite gets anonymous ones (`?`), since looking up numbered ones costs it time that grows
-/// with the square of their count.
-fn insert_sql(rows: usize, numbered: bool) -> String {
-    let mut sql = String::from(
-        "INSERT INTO audit_log (id, ts_ms, layer, action, principal, server, target, outcome, \
-         error, latency_ms, trace_id, detail) VALUES ",
-    );
-    for row in 0..rows {
-        sql.push_str(if row == 0 { "(" } else { ", (" });
-        for col in 0..COLUMNS {
-            if col > 0 {
-                sql.push_str(", ");
-            }
-            if numbered {
-                sql.push_str(&format!("${}", row * COLUMNS + col + 1));
-            } else {
-                sql.push('?');
-            }
-        }
-        sql.push(')');
-    }
-    sql.push_str(" ON CONFLICT (id) DO NOTHING");
-    sql
-}
+const INSERT_HEAD: &str = "INSERT INTO audit_log (id, ts_ms, layer, action, principal, server, \
+    target, outcome, error, latency_ms, trace_id, detail) VALUES ";
 
 impl BatchRecord for AuditRecord {
     const KIND: &'static str = "audit_log";
 
     async fn write_batch(tx: &mut sqlx::AnyConnection, batch: &[Self]) -> Result<(), sqlx::Error> {
         let numbered = tx.backend_name() != "SQLite";
-        for chunk in batch.chunks(ROWS_PER_INSERT) {
+        for chunk in batch.chunks(rows_per_insert(COLUMNS)) {
             // Built from column counts only: no input reaches the SQL text.
-            let sql = sqlx::AssertSqlSafe(insert_sql(chunk.len(), numbered));
+            let sql = sqlx::AssertSqlSafe(insert_sql(INSERT_HEAD, COLUMNS, chunk.len(), numbered));
             let mut query = sqlx::query(sql);
             for r in chunk {
                 query = query

@@ -268,3 +268,34 @@ async fn write_once<R: BatchRecord>(store: &Store, batch: &[R]) -> Result<(), sq
     R::write_batch(&mut tx, batch).await?;
     tx.commit().await
 }
+
+/// Rows per multi-row `INSERT` of `columns` parameters each, within SQLite's oldest limit of
+/// 999 parameters.
+pub(crate) fn rows_per_insert(columns: usize) -> usize {
+    (999 / columns).max(1)
+}
+
+/// `{head}(…), (…) ON CONFLICT (id) DO NOTHING` for `rows` records of `columns` values: one
+/// statement per chunk costs far less than one per record (with SQLite, every statement is a
+/// round trip to its worker thread). Postgres numbers its parameters (`$1`); SQLite gets
+/// anonymous ones (`?`), since looking up numbered ones costs it time that grows with the
+/// square of their count.
+pub(crate) fn insert_sql(head: &str, columns: usize, rows: usize, numbered: bool) -> String {
+    let mut sql = String::from(head);
+    for row in 0..rows {
+        sql.push_str(if row == 0 { "(" } else { ", (" });
+        for col in 0..columns {
+            if col > 0 {
+                sql.push_str(", ");
+            }
+            if numbered {
+                sql.push_str(&format!("${}", row * columns + col + 1));
+            } else {
+                sql.push('?');
+            }
+        }
+        sql.push(')');
+    }
+    sql.push_str(" ON CONFLICT (id) DO NOTHING");
+    sql
+}

@@ -3,6 +3,7 @@
 use serde::{Deserialize, Serialize};
 use sqlx::Row;
 
+use crate::batch::{insert_sql, rows_per_insert};
 use crate::{BatchRecord, Store, StoreError};
 
 /// One model call's usage.
@@ -37,11 +38,10 @@ pub struct UsageRecord {
     pub trace_id: Option<String>,
 }
 
-const INSERT: &str = "INSERT INTO usage_ledger (id, ts_ms, key_name, team, operation, model, \
-    provider, served_model, status, input_tokens, output_tokens, cached_tokens, cost_micros, \
-    latency_ms, cache, guardrails, metadata, trace_id) \
-    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18) \
-    ON CONFLICT (id) DO NOTHING";
+const COLUMNS: usize = 18;
+const INSERT_HEAD: &str = "INSERT INTO usage_ledger (id, ts_ms, key_name, team, operation, \
+    model, provider, served_model, status, input_tokens, output_tokens, cached_tokens, \
+    cost_micros, latency_ms, cache, guardrails, metadata, trace_id) VALUES ";
 
 /// Counts as stored: SQL integers are signed.
 fn int(n: u64) -> i64 {
@@ -52,28 +52,33 @@ impl BatchRecord for UsageRecord {
     const KIND: &'static str = "usage_ledger";
 
     async fn write_batch(tx: &mut sqlx::AnyConnection, batch: &[Self]) -> Result<(), sqlx::Error> {
-        for r in batch {
-            sqlx::query(INSERT)
-                .bind(&r.id)
-                .bind(r.ts_ms)
-                .bind(r.key_name.as_deref())
-                .bind(r.team.as_deref())
-                .bind(&r.operation)
-                .bind(&r.model)
-                .bind(r.provider.as_deref())
-                .bind(r.served_model.as_deref())
-                .bind(i32::from(r.status))
-                .bind(int(r.input_tokens))
-                .bind(int(r.output_tokens))
-                .bind(int(r.cached_tokens))
-                .bind(r.cost_micros)
-                .bind(int(r.latency_ms))
-                .bind(r.cache.as_deref())
-                .bind(r.guardrails.to_string())
-                .bind(r.metadata.to_string())
-                .bind(r.trace_id.as_deref())
-                .execute(&mut *tx)
-                .await?;
+        let numbered = tx.backend_name() != "SQLite";
+        for chunk in batch.chunks(rows_per_insert(COLUMNS)) {
+            // Built from column counts only: no input reaches the SQL text.
+            let sql = sqlx::AssertSqlSafe(insert_sql(INSERT_HEAD, COLUMNS, chunk.len(), numbered));
+            let mut query = sqlx::query(sql);
+            for r in chunk {
+                query = query
+                    .bind(r.id.clone())
+                    .bind(r.ts_ms)
+                    .bind(r.key_name.as_deref())
+                    .bind(r.team.as_deref())
+                    .bind(&r.operation)
+                    .bind(&r.model)
+                    .bind(r.provider.as_deref())
+                    .bind(r.served_model.as_deref())
+                    .bind(i32::from(r.status))
+                    .bind(int(r.input_tokens))
+                    .bind(int(r.output_tokens))
+                    .bind(int(r.cached_tokens))
+                    .bind(r.cost_micros)
+                    .bind(int(r.latency_ms))
+                    .bind(r.cache.as_deref())
+                    .bind(r.guardrails.to_string())
+                    .bind(r.metadata.to_string())
+                    .bind(r.trace_id.clone());
+            }
+            query.execute(&mut *tx).await?;
         }
         Ok(())
     }
