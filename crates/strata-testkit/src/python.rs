@@ -30,7 +30,14 @@ pub fn python_with_sdks(test: &str) -> Option<PathBuf> {
     if python.is_file() && venv.join(".complete").is_file() {
         return Some(python);
     }
-    // Build beside the final place, then rename: parallel tests never see half a venv.
+    // One builder at a time, across the threads and processes of a test run (a file lock, as
+    // for npm); the others wait for it and then reuse its venv.
+    let lock = std::fs::File::create(venv.with_extension("lock")).ok()?;
+    lock.lock().ok()?;
+    if python.is_file() && venv.join(".complete").is_file() {
+        return Some(python);
+    }
+    // Build beside the final place, then rename: nobody ever sees half a venv.
     let building = std::env::temp_dir().join(format!(
         "strata-e2e-venv-{digest:016x}.{}",
         std::process::id()
@@ -55,9 +62,12 @@ pub fn python_with_sdks(test: &str) -> Option<PathBuf> {
         return None;
     }
     let _ = std::fs::write(building.join(".complete"), b"");
-    if std::fs::rename(&building, &venv).is_err() {
-        // Another test finished first; use its venv.
+    // What is there is half a venv (a build that was killed), never a finished one.
+    let _ = std::fs::remove_dir_all(&venv);
+    if let Err(e) = std::fs::rename(&building, &venv) {
         let _ = std::fs::remove_dir_all(&building);
+        skip(test, &format!("cannot move the new venv into place: {e}"));
+        return None;
     }
     Some(python)
 }
