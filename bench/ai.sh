@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Benchmark of the ai layer (a script, not a test). Non-streamed chat completions against a
 # zero-latency upstream: going direct to it, through Strata, and through LiteLLM, in the same
-# run and on the same machine (load generator included). Then streams: added time to first
+# run and on the same machine (load generator included), and two feature-less proxies
+# (`strata-bench proxy`) that show what the extra HTTP hop alone costs here. Then streams: added time to first
 # chunk, and whether the gaps between chunks survive the trip.
 #
 #   bash bench/ai.sh [seconds-per-run]        (default 10)
@@ -18,6 +19,12 @@ rate=2000
 
 "$bench" upstream --addr 127.0.0.1:19100 --chunks 20 --chunk-interval-ms 10 & pids+=($!)
 wait_port 19100
+# The floor of any proxy here: feature-less pass-throughs on the same crates as Strata, one
+# through reqwest's pooled client (as Strata calls providers), one driving hyper's
+# connection from the request's own task.
+"$bench" proxy --addr 127.0.0.1:19151 --upstream 127.0.0.1:19100 --mode reqwest & pids+=($!)
+"$bench" proxy --addr 127.0.0.1:19152 --upstream 127.0.0.1:19100 --mode inline & pids+=($!)
+wait_port 19151; wait_port 19152
 
 cat > "$work/strata.yaml" <<YAML
 listeners: { ai: 127.0.0.1:19000, mcp: 127.0.0.1:19001, agent: 127.0.0.1:19002, admin: 127.0.0.1:19003 }
@@ -55,6 +62,8 @@ through="http://127.0.0.1:19000/v1/chat/completions"
 echo "# closed loop, $conns connections, ${secs}s each"
 d=$(load --url "$direct" --label direct); echo "$d"
 s=$(load --url "$through" --label strata); echo "$s"
+pr=$(load --url "http://127.0.0.1:19151/v1/chat/completions" --label proxy-floor-reqwest); echo "$pr"
+pi=$(load --url "http://127.0.0.1:19152/v1/chat/completions" --label proxy-floor-inline); echo "$pi"
 l='{}'
 if [ -n "$litellm_url" ]; then l=$(load --url "$litellm_url" --key sk-bench --label litellm); echo "$l"; fi
 
@@ -69,9 +78,10 @@ ss=$(load --url "$through" --stream --label strata); echo "$ss"
 echo "# Strata's own added-latency histogram"
 curl -s http://127.0.0.1:19003/metrics | grep '^strata_ai_added_latency_seconds' | tee "$work/added.txt"
 
-python3 - "$d" "$s" "$l" "$dr" "$sr" "$ds" "$ss" "$work/added.txt" <<'PY'
+python3 - "$d" "$s" "$l" "$dr" "$sr" "$ds" "$ss" "$work/added.txt" "$pr" "$pi" <<'PY'
 import json, sys
 d, s, l, dr, sr, ds, ss = (json.loads(a) for a in sys.argv[1:8])
+pr, pi = (json.loads(a) for a in sys.argv[9:11])
 buckets = []
 for line in open(sys.argv[8]):
     if "_bucket" in line:
@@ -88,11 +98,13 @@ print("| measurement | direct | Strata | LiteLLM | result |")
 print("|---|---|---|---|---|")
 print(f"| closed loop: requests/s | {d['rps']:.0f} | {s['rps']:.0f} | {l.get('rps', 0):.0f} | Strata = {s['rps']/d['rps']:.0%} of direct" + (f", {s['rps']/l['rps']:.0f}x LiteLLM |" if l.get('rps') else " |"))
 print(f"| closed loop: p50 / p99 ms | {d['p50_ms']} / {d['p99_ms']} | {s['p50_ms']} / {s['p99_ms']} | {l.get('p50_ms','-')} / {l.get('p99_ms','-')} | |")
+for p, name in ((pr, "reqwest's pooled client"), (pi, "hyper connection driven in the request's task")):
+    print(f"| closed loop: requests/s of a feature-less proxy ({name}) | | {p['rps']:.0f} | | floor = {p['rps']/d['rps']:.0%} of direct |")
 print(f"| {dr['rate']} req/s: p50 / p99 ms | {dr['p50_ms']} / {dr['p99_ms']} | {sr['p50_ms']} / {sr['p99_ms']} | | added p50 {sr['p50_ms']-dr['p50_ms']:.3f} ms, p99 {sr['p99_ms']-dr['p99_ms']:.3f} ms |")
 print(f"| gateway's own added latency (histogram bucket bound) | | p50 <= {q(0.5):.3f} ms, p99 <= {q(0.99):.3f} ms | | |")
 print(f"| stream: first chunk p50 / p99 ms | {ds['first_chunk_p50_ms']} / {ds['first_chunk_p99_ms']} | {ss['first_chunk_p50_ms']} / {ss['first_chunk_p99_ms']} | | added p50 {ss['first_chunk_p50_ms']-ds['first_chunk_p50_ms']:.3f} ms |")
 print(f"| stream: gap between chunks p50 / p99 ms | {ds['chunk_gap_p50_ms']} / {ds['chunk_gap_p99_ms']} | {ss['chunk_gap_p50_ms']} / {ss['chunk_gap_p99_ms']} | | |")
-for r in (d, s, l, dr, sr, ds, ss):
+for r in (d, s, l, dr, sr, ds, ss, pr, pi):
     if r.get("errors"):
         print(f"errors: {r['label']} {r['errors']}", file=sys.stderr)
 PY

@@ -5,6 +5,7 @@
 
 mod load;
 mod mcp;
+mod proxy;
 mod upstream;
 
 use clap::{Parser, Subcommand};
@@ -20,6 +21,8 @@ struct Cli {
 enum Command {
     /// Serve a fixed chat completion (and stream) as fast as possible.
     Upstream(upstream::Args),
+    /// A feature-less pass-through proxy: the floor of any proxy's cost on this machine.
+    Proxy(proxy::Args),
     /// Send chat completions over N keep-alive connections and report latency.
     Load(load::Args),
     /// Serve a minimal MCP server (Streamable HTTP, plain JSON answers) as fast as possible.
@@ -46,6 +49,7 @@ fn main() -> std::process::ExitCode {
         match cli.command {
             Command::Upstream(args) => upstream::run(args).await,
             Command::Load(args) => load::run(args).await,
+            Command::Proxy(args) => proxy::run(args).await,
             Command::McpUpstream(args) => mcp::upstream::run(args).await,
             Command::McpLoad(args) => mcp::load::run(args).await,
             Command::McpSessions(args) => mcp::sessions::run(args).await,
