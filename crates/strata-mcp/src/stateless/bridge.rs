@@ -130,6 +130,18 @@ fn validate(
     Ok(())
 }
 
+/// Drops the per-request protocol fields of `_meta` (`io.modelcontextprotocol/…`: the
+/// stateless client's capabilities and the like): they are for the gateway, not the upstream.
+pub(super) fn strip_protocol_meta(params: &mut Option<Value>) {
+    if let Some(meta) = params
+        .as_mut()
+        .and_then(|p| p.get_mut("_meta"))
+        .and_then(Value::as_object_mut)
+    {
+        meta.retain(|key, _| !key.starts_with("io.modelcontextprotocol/"));
+    }
+}
+
 /// Answers one stateless request through the server's bridge session.
 pub(super) async fn handle(
     state: &McpState,
@@ -195,13 +207,7 @@ pub(super) async fn handle(
         Ok(discover(&session))
     } else {
         let mut params = params;
-        if let Some(meta) = params
-            .as_mut()
-            .and_then(|p| p.get_mut("_meta"))
-            .and_then(Value::as_object_mut)
-        {
-            meta.retain(|key, _| !key.starts_with("io.modelcontextprotocol/"));
-        }
+        strip_protocol_meta(&mut params);
         let stream = session.streams.open();
         let outcome = virtual_server::handle(&session, caller, stream, &id, &method, params).await;
         session.streams.finish(stream, Arc::from(""));

@@ -257,13 +257,7 @@ impl Rounds {
         let pool = format!("{}\n{capabilities}", server.name);
         let session = self.checkout(state, server, &pool, &capabilities).await?;
         let origin = origin(method, params.as_ref());
-        if let Some(meta) = params
-            .as_mut()
-            .and_then(|p| p.get_mut("_meta"))
-            .and_then(Value::as_object_mut)
-        {
-            meta.retain(|key, _| !key.starts_with("io.modelcontextprotocol/"));
-        }
+        super::bridge::strip_protocol_meta(&mut params);
         let stream = session.streams.open();
         let reader = session
             .streams
