@@ -2,8 +2,8 @@
 # Benchmark of the ai layer (a script, not a test). Non-streamed chat completions against a
 # zero-latency upstream: going direct to it, through Strata, and through LiteLLM, in the same
 # run and on the same machine (load generator included), and two feature-less proxies
-# (`strata-bench proxy`) that show what the extra HTTP hop alone costs here. Then streams: added time to first
-# chunk, and whether the gaps between chunks survive the trip.
+# (`strata-bench proxy`) that show what the extra HTTP hop alone costs here. Then streams:
+# added time to first chunk, and whether the gaps between chunks survive the trip.
 #
 #   bash bench/ai.sh [seconds-per-run]        (default 10)
 #

@@ -7,7 +7,9 @@
 //! - `inline`: hyper's HTTP/1 connection driven from the request's own task (taken from a
 //!   small pool of idle connections, put back once the answer is read): no hand-off.
 
+use std::future::Future;
 use std::sync::{Arc, Mutex};
+use std::task::Poll;
 
 use axum::Router;
 use axum::body::Bytes;
@@ -15,8 +17,6 @@ use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
-use std::future::Future;
-
 use futures_util::FutureExt;
 use http_body_util::{BodyExt, Full};
 use hyper::client::conn::http1;
@@ -49,6 +49,8 @@ type Conn = (
 #[derive(Clone)]
 struct Proxy {
     upstream: Arc<str>,
+    /// Parsed once, as Strata parses its provider URLs once.
+    url: reqwest::Url,
     mode: Mode,
     client: reqwest::Client,
     idle: Arc<Mutex<Vec<Conn>>>,
@@ -63,7 +65,10 @@ impl std::fmt::Debug for Proxy {
 }
 
 pub async fn run(args: Args) -> Result<(), String> {
+    let url = format!("http://{}/v1/chat/completions", args.upstream);
+    let url = reqwest::Url::parse(&url).map_err(|e| format!("bad upstream {url}: {e}"))?;
     let proxy = Proxy {
+        url,
         upstream: args.upstream.into(),
         mode: args.mode,
         client: reqwest::Client::new(),
@@ -90,10 +95,9 @@ async fn forward(State(proxy): State<Proxy>, body: Bytes) -> Response {
 }
 
 async fn via_reqwest(proxy: &Proxy, body: Bytes) -> Result<Bytes, String> {
-    let url = format!("http://{}/v1/chat/completions", proxy.upstream);
     let answer = proxy
         .client
-        .post(url)
+        .post(proxy.url.clone())
         .header(header::CONTENT_TYPE, "application/json")
         .body(body)
         .send()
@@ -121,29 +125,29 @@ async fn inline(proxy: &Proxy, body: Bytes) -> Result<Bytes, String> {
         .header(header::CONTENT_TYPE, "application/json")
         .body(Full::new(body))
         .map_err(|e| e.to_string())?;
-    // The connection is polled beside the exchange: it does the I/O, in this task.
-    let mut sent = std::pin::pin!(sender.send_request(request));
-    let answer = std::future::poll_fn(|cx| {
-        if let std::task::Poll::Ready(done) = conn.poll_unpin(cx) {
-            return std::task::Poll::Ready(Err(format!("connection ended: {done:?}")));
-        }
-        sent.as_mut().poll(cx).map_err(|e| e.to_string())
-    })
-    .await?;
-    let mut collect = answer.into_body().collect();
-    let bytes = std::future::poll_fn(|cx| {
-        if let std::task::Poll::Ready(done) = conn.poll_unpin(cx) {
-            return std::task::Poll::Ready(Err(format!("connection ended: {done:?}")));
-        }
-        collect.poll_unpin(cx).map_err(|e| e.to_string())
-    })
-    .await?
-    .to_bytes();
+    let answer = beside(&mut conn, sender.send_request(request)).await?;
+    let bytes = beside(&mut conn, answer.into_body().collect())
+        .await?
+        .to_bytes();
     // Let the connection settle into keep-alive before it goes back.
-    let closed =
-        std::future::poll_fn(|cx| std::task::Poll::Ready(conn.poll_unpin(cx).is_ready())).await;
+    let closed = std::future::poll_fn(|cx| Poll::Ready(conn.poll_unpin(cx).is_ready())).await;
     if !closed && let Ok(mut idle) = proxy.idle.lock() {
         idle.push((sender, conn));
     }
     Ok(bytes)
+}
+
+/// Runs `work` while polling the connection beside it, which does the I/O in this task.
+async fn beside<T>(
+    conn: &mut http1::Connection<TokioIo<TcpStream>, Full<Bytes>>,
+    work: impl Future<Output = Result<T, hyper::Error>>,
+) -> Result<T, String> {
+    let mut work = std::pin::pin!(work);
+    std::future::poll_fn(|cx| {
+        if let Poll::Ready(done) = conn.poll_unpin(cx) {
+            return Poll::Ready(Err(format!("connection ended: {done:?}")));
+        }
+        work.as_mut().poll(cx).map_err(|e| e.to_string())
+    })
+    .await
 }
