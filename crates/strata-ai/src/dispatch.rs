@@ -6,7 +6,7 @@
 use std::time::{Duration, Instant};
 
 use axum::body::Bytes;
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::Value;
 use strata_config::ProviderKind;
@@ -16,7 +16,7 @@ use tracing::Instrument;
 use crate::accounting::{self, CallRecord};
 use crate::convert::{self, Format};
 use crate::provider::Candidate;
-use crate::upstream::{self, Operation, Reply};
+use crate::upstream::{self, Answer, Operation, Reply};
 use crate::{AiError, Gateway, mock, resilience};
 
 /// One call as it came in.
@@ -318,9 +318,9 @@ async fn attempt(
         Reply::Answer(answer) => answer,
         Reply::Failed(reason) => return Ok(network_failure(reason)),
     };
-    let status = answer.status();
+    let status = answer.status;
     if upstream::should_fall_back(status) {
-        let retry_after = resilience::retry_after(answer.headers());
+        let retry_after = resilience::retry_after(&answer.headers);
         let retriable = status.is_server_error() || matches!(status.as_u16(), 408 | 409 | 429);
         return Ok(Outcome::FallBack(Failure {
             reason: format!("{}: HTTP {}", provider.name, status.as_u16()),
@@ -332,7 +332,7 @@ async fn attempt(
     if call.stream && status.is_success() {
         // Until the first chunk is here, a silent or failing stream can still fall back.
         let head = Head(relay_head(&answer));
-        let chunks: upstream::Chunks = Box::pin(answer.bytes_stream());
+        let chunks = answer.body;
         let waiting = Instant::now();
         let first = upstream::first_chunk_of(chunks, first_token_deadline).await;
         *waited += waiting.elapsed();
@@ -358,13 +358,12 @@ impl Head {
 }
 
 /// Status, content type and `Retry-After` of an upstream answer, with an empty body.
-fn relay_head(answer: &reqwest::Response) -> Response {
-    let status = StatusCode::from_u16(answer.status().as_u16()).unwrap_or(StatusCode::BAD_GATEWAY);
+fn relay_head(answer: &Answer) -> Response {
     let mut response = Response::new(axum::body::Body::empty());
-    *response.status_mut() = status;
+    *response.status_mut() = answer.status;
     let headers = response.headers_mut();
     for name in [header::CONTENT_TYPE, header::RETRY_AFTER] {
-        if let Some(value) = answer.headers().get(&name) {
+        if let Some(value) = answer.headers.get(&name) {
             headers.insert(name, value.clone());
         }
     }
@@ -373,13 +372,9 @@ fn relay_head(answer: &reqwest::Response) -> Response {
 
 /// An upstream answer as ours: its head, and the body as it arrives (ending with an error
 /// event in the provider's format if it breaks off).
-fn relay(answer: reqwest::Response, format: Format) -> Response {
+fn relay(answer: Answer, format: Format) -> Response {
     let head = Head(relay_head(&answer));
-    head.with_body(upstream::passthrough(
-        None,
-        Box::pin(answer.bytes_stream()),
-        format,
-    ))
+    head.with_body(upstream::passthrough(None, answer.body, format))
 }
 
 /// Marks a response with who served it.

@@ -24,6 +24,9 @@ pub struct Provider {
     pub urls: Urls,
     /// The HTTP client for this provider (its own pool and connect timeout).
     pub client: reqwest::Client,
+    /// For a plain-`http` provider (no proxy configured): connections driven in the
+    /// request's own task, used instead of `client` (see `strata-http`).
+    pub direct: Option<strata_http::Pool>,
     /// Models served; empty means any model name is passed through.
     pub models: Vec<String>,
     /// Higher is tried first.
@@ -34,13 +37,38 @@ pub struct Provider {
 /// A provider's endpoint URLs by operation (where they do not depend on the model).
 #[derive(Debug, Default)]
 pub struct Urls {
-    chat: Option<reqwest::Url>,
-    embeddings: Option<reqwest::Url>,
+    chat: Option<Endpoint>,
+    embeddings: Option<Endpoint>,
+}
+
+/// An endpoint's URL, and its path and query alone (what an HTTP/1.1 request line carries).
+#[derive(Debug, Clone)]
+pub struct Endpoint {
+    pub url: reqwest::Url,
+    pub path: http::Uri,
+}
+
+impl Endpoint {
+    /// Parses `url`.
+    ///
+    /// # Errors
+    /// When it is not a valid absolute URL.
+    pub fn parse(url: &str) -> Result<Self, String> {
+        let url = reqwest::Url::parse(url).map_err(|e| e.to_string())?;
+        let path = match url.query() {
+            Some(query) => format!("{}?{query}", url.path()),
+            None => url.path().to_string(),
+        };
+        let path = path
+            .parse()
+            .map_err(|e: http::uri::InvalidUri| e.to_string())?;
+        Ok(Self { url, path })
+    }
 }
 
 impl Urls {
     fn new(kind: ProviderKind, base: &str) -> Self {
-        let url = |path: &str| reqwest::Url::parse(&format!("{base}/{path}")).ok();
+        let url = |path: &str| Endpoint::parse(&format!("{base}/{path}")).ok();
         match kind {
             ProviderKind::Openai => Self {
                 chat: url("chat/completions"),
@@ -56,7 +84,7 @@ impl Urls {
 
     /// The URL of an operation, when it has one.
     #[must_use]
-    pub fn get(&self, operation: crate::upstream::Operation) -> Option<&reqwest::Url> {
+    pub fn get(&self, operation: crate::upstream::Operation) -> Option<&Endpoint> {
         match operation {
             crate::upstream::Operation::Chat => self.chat.as_ref(),
             crate::upstream::Operation::Embeddings => self.embeddings.as_ref(),
@@ -138,6 +166,10 @@ impl Provider {
             .api_key
             .clone()
             .or_else(|| key_var.and_then(env).map(Secret::new));
+        let direct = match kind {
+            ProviderKind::Mock => None,
+            _ => strata_http::Pool::for_url(&base_url, config.timeouts.connect.0),
+        };
         Self {
             name: config.name.clone(),
             kind,
@@ -153,6 +185,7 @@ impl Provider {
                 .api_version
                 .clone()
                 .unwrap_or_else(|| AZURE_API_VERSION.to_string()),
+            direct,
             client: if config.timeouts.connect == strata_config::Timeouts::default().connect {
                 shared.clone()
             } else {

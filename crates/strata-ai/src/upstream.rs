@@ -6,21 +6,28 @@ use std::convert::Infallible;
 
 use axum::body::Body;
 use bytes::Bytes;
-use futures_util::{Stream, StreamExt};
-use http::{HeaderMap, HeaderName, HeaderValue, header};
+use futures_util::{Stream, StreamExt, TryStreamExt};
+use http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
 use serde_json::value::RawValue;
 use strata_config::ProviderKind;
 
 use crate::convert::Format;
 use crate::dispatch::Call;
-use crate::provider::Candidate;
+use crate::provider::{Candidate, Endpoint};
 
 /// What one upstream call came back with.
 pub enum Reply {
     /// The upstream answered; `status` may still be an error to fall back from.
-    Answer(reqwest::Response),
+    Answer(Answer),
     /// No answer: connect error, timeout, or a body that could not be sent.
     Failed(String),
+}
+
+/// An upstream's answer: its head, and its body as it arrives.
+pub struct Answer {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub body: Chunks,
 }
 
 /// Rewrites the top-level `model`, and with `usage` sets `stream_options.include_usage`;
@@ -81,7 +88,7 @@ fn endpoint(
     candidate: &Candidate,
     operation: Operation,
     stream: bool,
-) -> Result<(reqwest::Url, Option<(HeaderName, String)>), String> {
+) -> Result<(Endpoint, Option<(HeaderName, String)>), String> {
     let provider = &candidate.provider;
     let key = provider.api_key.as_ref().map(|k| k.expose());
     let unsupported = || {
@@ -93,7 +100,7 @@ fn endpoint(
         )
     };
     let parsed = |url: String| {
-        reqwest::Url::parse(&url).map_err(|e| format!("{}: bad URL {url}: {e}", provider.name))
+        Endpoint::parse(&url).map_err(|e| format!("{}: bad URL {url}: {e}", provider.name))
     };
     let (url, auth) = match provider.kind {
         ProviderKind::Openai | ProviderKind::Anthropic => {
@@ -197,19 +204,46 @@ pub async fn post(candidate: &Candidate, call: &Call, body: Bytes) -> Reply {
         headers.insert("idempotency-key", key.clone());
     }
     strata_telemetry::inject_current(&mut headers);
+    let deadline = tokio::time::Instant::now() + provider.timeouts.total;
+    let failed = |timeout: bool, connect: bool, error: &dyn std::fmt::Display| {
+        Reply::Failed(match (timeout, connect) {
+            (true, _) => format!("{}: timed out", provider.name),
+            (false, true) => format!("{}: cannot connect", provider.name),
+            (false, false) => format!("{}: {error}", provider.name),
+        })
+    };
+    if let Some(pool) = &provider.direct {
+        let mut request = http::Request::new(body);
+        *request.method_mut() = http::Method::POST;
+        *request.uri_mut() = url.path;
+        *request.headers_mut() = headers;
+        return match pool.send(request, Some(deadline)).await {
+            Ok(answer) => {
+                let (head, body) = answer.into_parts();
+                Reply::Answer(Answer {
+                    status: head.status,
+                    headers: head.headers,
+                    body: Box::pin(body.into_chunks().map_err(|e| e.to_string())),
+                })
+            }
+            Err(e) => failed(e.is_timeout(), e.is_connect(), &e),
+        };
+    }
     match provider
         .client
-        .post(url)
+        .post(url.url)
         .headers(headers)
         .timeout(provider.timeouts.total)
         .body(body)
         .send()
         .await
     {
-        Ok(response) => Reply::Answer(response),
-        Err(e) if e.is_timeout() => Reply::Failed(format!("{}: timed out", provider.name)),
-        Err(e) if e.is_connect() => Reply::Failed(format!("{}: cannot connect", provider.name)),
-        Err(e) => Reply::Failed(format!("{}: {e}", provider.name)),
+        Ok(answer) => Reply::Answer(Answer {
+            status: answer.status(),
+            headers: answer.headers().clone(),
+            body: Box::pin(answer.bytes_stream().map_err(|e| e.to_string())),
+        }),
+        Err(e) => failed(e.is_timeout(), e.is_connect(), &e),
     }
 }
 
@@ -218,12 +252,12 @@ pub const ANTHROPIC_VERSION: &str = "2023-06-01";
 
 /// Whether another provider should be tried after this status.
 #[must_use]
-pub fn should_fall_back(status: http::StatusCode) -> bool {
+pub fn should_fall_back(status: StatusCode) -> bool {
     status.is_server_error() || matches!(status.as_u16(), 401 | 403 | 408 | 409 | 429)
 }
 
 /// An upstream body as a stream of chunks.
-pub type Chunks = std::pin::Pin<Box<dyn Stream<Item = reqwest::Result<Bytes>> + Send>>;
+pub type Chunks = std::pin::Pin<Box<dyn Stream<Item = Result<Bytes, String>> + Send>>;
 
 /// Waits for the first chunk of a streamed answer until `deadline`. A stream that fails or
 /// stays silent until then can still be given up for another provider: nothing has been
@@ -300,16 +334,10 @@ mod tests {
     #[test]
     fn fallback_statuses() {
         for s in [500, 502, 503, 429, 401, 403, 408] {
-            assert!(
-                should_fall_back(http::StatusCode::from_u16(s).unwrap()),
-                "{s}"
-            );
+            assert!(should_fall_back(StatusCode::from_u16(s).unwrap()), "{s}");
         }
         for s in [200, 400, 404, 422] {
-            assert!(
-                !should_fall_back(http::StatusCode::from_u16(s).unwrap()),
-                "{s}"
-            );
+            assert!(!should_fall_back(StatusCode::from_u16(s).unwrap()), "{s}");
         }
     }
 }

@@ -42,6 +42,8 @@ pub struct Deps {
     /// Keys created at run time, shared with the other layers.
     stored_keys: Arc<strata_policy::StoredKeys>,
     http: reqwest::Client,
+    /// Connections to plain-`http` upstreams (the rest go through `http`).
+    pools: upstream::Pools,
     limits: upstream::ProcessLimits,
     legacy: http::LegacyConnections,
     bridges: stateless::Bridges,
@@ -64,7 +66,7 @@ impl Deps {
     #[must_use]
     pub fn new() -> Self {
         let http = reqwest::Client::builder()
-            .connect_timeout(Duration::from_secs(10))
+            .connect_timeout(upstream::CONNECT_TIMEOUT)
             .pool_idle_timeout(Duration::from_secs(90))
             .build()
             .unwrap_or_default();
@@ -72,6 +74,7 @@ impl Deps {
             sessions: session::Sessions::default(),
             stored_keys: Arc::default(),
             http,
+            pools: upstream::Pools::default(),
             limits: upstream::ProcessLimits::default(),
             legacy: http::LegacyConnections::default(),
             bridges: stateless::Bridges::default(),
@@ -244,6 +247,7 @@ fn state(config: &Config, deps: &Deps) -> Result<http::McpState, McpError> {
         ),
         connect: upstream::ConnectContext {
             client: deps.http.clone(),
+            pools: deps.pools.clone(),
             limits: deps.limits.clone(),
             cancel: CancellationToken::new(),
         },

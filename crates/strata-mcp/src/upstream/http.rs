@@ -5,7 +5,9 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use futures_util::StreamExt;
+use axum::body::Bytes;
+use futures_util::{StreamExt, TryStreamExt};
+use reqwest::StatusCode;
 use reqwest::header::{ACCEPT, CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue};
 use serde_json::Value;
 use sse_stream::SseStream;
@@ -23,6 +25,8 @@ const DEFAULT_RETRY: Duration = Duration::from_millis(500);
 #[derive(Debug)]
 pub(crate) struct HttpWire {
     client: reqwest::Client,
+    /// Used for POSTs instead of `client` when the upstream is plain `http`.
+    direct: Option<(strata_http::Pool, axum::http::Uri)>,
     url: reqwest::Url,
     headers: HeaderMap,
     state: Arc<Mutex<State>>,
@@ -39,6 +43,7 @@ struct State {
 impl HttpWire {
     pub(crate) fn new(
         client: reqwest::Client,
+        direct: Option<strata_http::Pool>,
         url: &str,
         configured: &BTreeMap<String, Secret>,
         shared: Arc<Shared>,
@@ -46,8 +51,14 @@ impl HttpWire {
     ) -> Result<Self, String> {
         // Parsed once: a URL given as text would be parsed again on every request.
         let url = reqwest::Url::parse(url).map_err(|e| format!("invalid URL `{url}`: {e}"))?;
+        let path = match url.query() {
+            Some(query) => format!("{}?{query}", url.path()),
+            None => url.path().to_string(),
+        };
+        let direct = direct.zip(path.parse().ok());
         Ok(Self {
             client,
+            direct,
             url,
             headers: header_map(configured),
             state: Arc::default(),
@@ -78,28 +89,22 @@ impl HttpWire {
     /// POSTs one message. A request's answer (JSON or a stream) is delivered by the shared
     /// dispatcher; this returns once the upstream accepted the message.
     pub(crate) async fn send(&self, message: Value, request_id: Option<i64>) -> Result<(), String> {
-        let response = self
-            .request(reqwest::Method::POST)
-            .header(ACCEPT, "application/json, text/event-stream")
-            .header(CONTENT_TYPE, "application/json")
-            .json(&message)
-            .send()
-            .await
-            .map_err(|e| format!("POST failed: {e}"))?;
-        if let Some(id) = response.headers().get(SESSION_HEADER) {
+        let response = self.post(&message).await?;
+        if let Some(id) = response.headers.get(SESSION_HEADER) {
             let mut state = lock(&self.state);
             if state.session_id.is_none() {
                 state.session_id = Some(id.clone());
             }
         }
-        let status = response.status();
-        if status == reqwest::StatusCode::NOT_FOUND && lock(&self.state).session_id.is_some() {
+        let status = response.status;
+        if status == StatusCode::NOT_FOUND && lock(&self.state).session_id.is_some() {
             self.shared
                 .close("the upstream ended its session (HTTP 404)");
             return Err("the upstream session is gone".into());
         }
         if !status.is_success() {
-            let body = response.text().await.unwrap_or_default();
+            let body = response.bytes().await.unwrap_or_default();
+            let body = String::from_utf8_lossy(&body);
             // A JSON-RPC error answering the request is passed on with its own code.
             if let Ok(value) = serde_json::from_str::<Value>(&body)
                 && request_id.is_some()
@@ -110,11 +115,11 @@ impl HttpWire {
             }
             return Err(error_from_body(status, &body));
         }
-        if status == reqwest::StatusCode::ACCEPTED || request_id.is_none() {
+        if status == StatusCode::ACCEPTED || request_id.is_none() {
             return Ok(());
         }
         let is_sse = response
-            .headers()
+            .headers
             .get(CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
             .is_some_and(|v| v.starts_with("text/event-stream"));
@@ -123,7 +128,7 @@ impl HttpWire {
                 wire: self.clone_parts(),
                 related: request_id,
             };
-            tokio::spawn(stream.read(response));
+            tokio::spawn(stream.read(response.body));
             return Ok(());
         }
         let body = response
@@ -138,6 +143,44 @@ impl HttpWire {
             Err(e) => return Err(format!("the upstream answered with invalid JSON: {e}")),
         }
         Ok(())
+    }
+
+    /// POSTs one message, through the direct pool when the upstream has one.
+    async fn post(&self, message: &Value) -> Result<Answer, String> {
+        let failed = |e: &dyn std::fmt::Display| format!("POST failed: {e}");
+        let Some((pool, path)) = &self.direct else {
+            let response = self
+                .request(reqwest::Method::POST)
+                .header(ACCEPT, "application/json, text/event-stream")
+                .header(CONTENT_TYPE, "application/json")
+                .json(message)
+                .send()
+                .await
+                .map_err(|e| failed(&e))?;
+            return Ok(Answer::from_reqwest(response));
+        };
+        let body = serde_json::to_vec(message).map_err(|e| failed(&e))?;
+        let mut request = axum::http::Request::new(Bytes::from(body));
+        *request.method_mut() = axum::http::Method::POST;
+        *request.uri_mut() = path.clone();
+        let headers = request.headers_mut();
+        headers.clone_from(&self.headers);
+        {
+            let state = lock(&self.state);
+            if let Some(id) = &state.session_id {
+                headers.insert(SESSION_HEADER, id.clone());
+            }
+            if let Some(version) = &state.protocol_version {
+                headers.insert(VERSION_HEADER, version.clone());
+            }
+        }
+        headers.insert(
+            ACCEPT,
+            HeaderValue::from_static("application/json, text/event-stream"),
+        );
+        headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        let response = pool.send(request, None).await.map_err(|e| failed(&e))?;
+        Ok(Answer::from_pool(response))
     }
 
     /// Opens the standalone GET stream for server-initiated messages, if the upstream has one.
@@ -199,8 +242,8 @@ struct Ended {
 }
 
 impl Stream {
-    async fn read(self, response: reqwest::Response) {
-        let mut ended = self.drain(response).await;
+    async fn read(self, body: Chunks) {
+        let mut ended = self.drain(body).await;
         let Some(related) = self.related else { return };
         let mut resumes = 0;
         // A request nobody waits for any more (cancelled, timed out) is not resumed.
@@ -232,7 +275,7 @@ impl Stream {
                 return;
             }
             if let Ok(Some(response)) = self.get(Some(&last)).await {
-                let next = self.drain(response).await;
+                let next = self.drain(Answer::from_reqwest(response).body).await;
                 ended = Ended {
                     last_event_id: next.last_event_id.or(Some(last)),
                     retry: next.retry.or(ended.retry),
@@ -249,7 +292,7 @@ impl Stream {
             match self.get(last.as_deref()).await {
                 Ok(Some(response)) => {
                     failures = 0;
-                    let ended = self.drain(response).await;
+                    let ended = self.drain(Answer::from_reqwest(response).body).await;
                     last = ended.last_event_id.or(last);
                     let wait = ended.retry.map_or(DEFAULT_RETRY, Duration::from_millis);
                     tokio::time::sleep(wait).await;
@@ -293,8 +336,8 @@ impl Stream {
         };
         match response.status() {
             s if s.is_success() => Ok(Some(response)),
-            reqwest::StatusCode::METHOD_NOT_ALLOWED => Ok(None),
-            reqwest::StatusCode::NOT_FOUND => {
+            StatusCode::METHOD_NOT_ALLOWED => Ok(None),
+            StatusCode::NOT_FOUND => {
                 parts
                     .shared
                     .close("the upstream ended its session (HTTP 404)");
@@ -304,8 +347,8 @@ impl Stream {
         }
     }
 
-    async fn drain(&self, response: reqwest::Response) -> Ended {
-        let mut events = SseStream::from_bytes_stream(response.bytes_stream());
+    async fn drain(&self, body: Chunks) -> Ended {
+        let mut events = SseStream::from_bytes_stream(body);
         let mut ended = Ended {
             last_event_id: None,
             retry: None,
@@ -344,6 +387,52 @@ impl Stream {
     }
 }
 
+/// An answer's body as it arrives.
+type Chunks = std::pin::Pin<Box<dyn futures_util::Stream<Item = std::io::Result<Bytes>> + Send>>;
+
+/// An upstream's answer, from reqwest or from the direct pool.
+struct Answer {
+    status: StatusCode,
+    headers: HeaderMap,
+    body: Chunks,
+}
+
+impl Answer {
+    fn from_reqwest(response: reqwest::Response) -> Self {
+        Self {
+            status: response.status(),
+            headers: response.headers().clone(),
+            body: Box::pin(response.bytes_stream().map_err(std::io::Error::other)),
+        }
+    }
+
+    fn from_pool(response: axum::http::Response<strata_http::Body>) -> Self {
+        let (head, body) = response.into_parts();
+        Self {
+            status: head.status,
+            headers: head.headers,
+            body: Box::pin(body.into_chunks().map_err(std::io::Error::other)),
+        }
+    }
+
+    /// The whole body.
+    async fn bytes(mut self) -> std::io::Result<Bytes> {
+        let Some(first) = self.body.try_next().await? else {
+            return Ok(Bytes::new());
+        };
+        let Some(second) = self.body.try_next().await? else {
+            return Ok(first);
+        };
+        let mut all = Vec::with_capacity(first.len() + second.len());
+        all.extend_from_slice(&first);
+        all.extend_from_slice(&second);
+        while let Some(more) = self.body.try_next().await? {
+            all.extend_from_slice(&more);
+        }
+        Ok(Bytes::from(all))
+    }
+}
+
 pub(crate) fn header_map(configured: &BTreeMap<String, Secret>) -> HeaderMap {
     let mut headers = HeaderMap::new();
     for (name, value) in configured {
@@ -364,7 +453,7 @@ pub(crate) fn header_map(configured: &BTreeMap<String, Secret>) -> HeaderMap {
 }
 
 /// An upstream's HTTP error as one line (its JSON-RPC message when it sent one).
-fn error_from_body(status: reqwest::StatusCode, body: &str) -> String {
+fn error_from_body(status: StatusCode, body: &str) -> String {
     let message = serde_json::from_str::<Value>(body)
         .ok()
         .and_then(|v| {

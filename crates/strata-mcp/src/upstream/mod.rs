@@ -218,10 +218,30 @@ impl ConnectError {
     }
 }
 
+/// Keep-alive connections to plain-`http` upstreams by URL, driven in the task of the call
+/// that uses them (see `strata-http`); upstreams it cannot serve (TLS, a proxy) use reqwest.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Pools(Arc<Mutex<HashMap<String, Option<strata_http::Pool>>>>);
+
+impl Pools {
+    /// The pool for `url`, if it is one this client serves.
+    pub(crate) fn for_url(&self, url: &str) -> Option<strata_http::Pool> {
+        lock(&self.0)
+            .entry(url.to_string())
+            .or_insert_with(|| strata_http::Pool::for_url(url, CONNECT_TIMEOUT))
+            .clone()
+    }
+}
+
+/// How long opening a connection to an HTTP upstream may take.
+pub(crate) const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// What connecting needs besides the upstream's config.
 #[derive(Debug, Clone)]
 pub(crate) struct ConnectContext {
     pub client: reqwest::Client,
+    /// Connections to plain-`http` upstreams, shared by every session.
+    pub pools: Pools,
     pub limits: ProcessLimits,
     /// The session's token: cancelling it stops every task of the connection.
     pub cancel: CancellationToken,
@@ -258,6 +278,7 @@ impl Connection {
                 UrlTransport::StreamableHttp => Wire::Http(
                     http::HttpWire::new(
                         ctx.client.clone(),
+                        ctx.pools.for_url(url),
                         url,
                         &config.headers,
                         shared.clone(),
