@@ -24,4 +24,4 @@ mod pool;
 
 pub use body::Body;
 pub use error::Error;
-pub use pool::Pool;
+pub use pool::{DISABLE, Pool};

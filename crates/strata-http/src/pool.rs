@@ -19,6 +19,9 @@ const IDLE_TIMEOUT: Duration = Duration::from_secs(60);
 /// caller keeps its proxy-aware client.
 const PROXY_VARIABLES: [&str; 4] = ["http_proxy", "HTTP_PROXY", "all_proxy", "ALL_PROXY"];
 
+/// The variable that turns this client off when set to `0`.
+pub const DISABLE: &str = "STRATA_INLINE_HTTP";
+
 /// Keep-alive HTTP/1.1 connections to one plain-`http` origin. Cloning shares the pool.
 #[derive(Debug, Clone)]
 pub struct Pool {
@@ -37,13 +40,14 @@ pub(crate) struct Inner {
 
 impl Pool {
     /// A pool for the origin of `url`, if this client can serve it: plain `http` and no proxy
-    /// variable set in the environment.
+    /// variable set in the environment. `STRATA_INLINE_HTTP=0` turns it off for every
+    /// upstream (callers then use reqwest throughout).
     #[must_use]
     pub fn for_url(url: &str, connect_timeout: Duration) -> Option<Self> {
         let proxied = PROXY_VARIABLES
             .iter()
             .any(|name| std::env::var_os(name).is_some_and(|v| !v.is_empty()));
-        if proxied {
+        if proxied || std::env::var_os(DISABLE).is_some_and(|v| v == "0") {
             return None;
         }
         let uri: http::Uri = url.parse().ok()?;
