@@ -6,6 +6,7 @@ mod anthropic_upstreams;
 mod auth;
 mod azure_embeddings;
 mod chat;
+mod connections;
 mod gemini_upstreams;
 mod golden_pairs;
 mod retries;
