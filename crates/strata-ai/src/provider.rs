@@ -55,13 +55,7 @@ impl Endpoint {
     /// When it is not a valid absolute URL.
     pub fn parse(url: &str) -> Result<Self, String> {
         let url = reqwest::Url::parse(url).map_err(|e| e.to_string())?;
-        let path = match url.query() {
-            Some(query) => format!("{}?{query}", url.path()),
-            None => url.path().to_string(),
-        };
-        let path = path
-            .parse()
-            .map_err(|e: http::uri::InvalidUri| e.to_string())?;
+        let path = strata_http::origin_form(url.as_str()).ok_or("not a valid request URI")?;
         Ok(Self { url, path })
     }
 }

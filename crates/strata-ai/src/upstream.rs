@@ -204,7 +204,6 @@ pub async fn post(candidate: &Candidate, call: &Call, body: Bytes) -> Reply {
         headers.insert("idempotency-key", key.clone());
     }
     strata_telemetry::inject_current(&mut headers);
-    let deadline = tokio::time::Instant::now() + provider.timeouts.total;
     let failed = |timeout: bool, connect: bool, error: &dyn std::fmt::Display| {
         Reply::Failed(match (timeout, connect) {
             (true, _) => format!("{}: timed out", provider.name),
@@ -217,6 +216,7 @@ pub async fn post(candidate: &Candidate, call: &Call, body: Bytes) -> Reply {
         *request.method_mut() = http::Method::POST;
         *request.uri_mut() = url.path;
         *request.headers_mut() = headers;
+        let deadline = tokio::time::Instant::now() + provider.timeouts.total;
         return match pool.send(request, Some(deadline)).await {
             Ok(answer) => {
                 let (head, body) = answer.into_parts();

@@ -4,12 +4,11 @@
 //!
 //! - `reqwest` (what Strata uses): the pooled client, whose connections run in tasks of
 //!   their own, so every call hands off to the connection's task and back;
-//! - `inline`: hyper's HTTP/1 connection driven from the request's own task (taken from a
-//!   small pool of idle connections, put back once the answer is read): no hand-off.
+//! - `inline`: `strata-http`'s pool (what Strata uses for plain-`http` upstreams since
+//!   2026-12-04): the connection is driven from the request's own task, no hand-off.
 
-use std::future::Future;
-use std::sync::{Arc, Mutex};
-use std::task::Poll;
+use std::sync::Arc;
+use std::time::Duration;
 
 use axum::Router;
 use axum::body::Bytes;
@@ -17,11 +16,6 @@ use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
-use futures_util::FutureExt;
-use http_body_util::{BodyExt, Full};
-use hyper::client::conn::http1;
-use hyper_util::rt::TokioIo;
-use tokio::net::TcpStream;
 
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
 enum Mode {
@@ -41,11 +35,6 @@ pub struct Args {
     mode: Mode,
 }
 
-type Conn = (
-    http1::SendRequest<Full<Bytes>>,
-    http1::Connection<TokioIo<TcpStream>, Full<Bytes>>,
-);
-
 #[derive(Clone)]
 struct Proxy {
     upstream: Arc<str>,
@@ -53,7 +42,7 @@ struct Proxy {
     url: reqwest::Url,
     mode: Mode,
     client: reqwest::Client,
-    idle: Arc<Mutex<Vec<Conn>>>,
+    pool: strata_http::Pool,
 }
 
 impl std::fmt::Debug for Proxy {
@@ -66,13 +55,15 @@ impl std::fmt::Debug for Proxy {
 
 pub async fn run(args: Args) -> Result<(), String> {
     let url = format!("http://{}/v1/chat/completions", args.upstream);
+    let pool = strata_http::Pool::for_url(&url, Duration::from_secs(10))
+        .ok_or_else(|| format!("{url}: not a plain-http upstream (or a proxy is set)"))?;
     let url = reqwest::Url::parse(&url).map_err(|e| format!("bad upstream {url}: {e}"))?;
     let proxy = Proxy {
         url,
         upstream: args.upstream.into(),
         mode: args.mode,
         client: reqwest::Client::new(),
-        idle: Arc::default(),
+        pool,
     };
     let app = Router::new()
         .route("/v1/chat/completions", post(forward))
@@ -107,47 +98,14 @@ async fn via_reqwest(proxy: &Proxy, body: Bytes) -> Result<Bytes, String> {
 }
 
 async fn inline(proxy: &Proxy, body: Bytes) -> Result<Bytes, String> {
-    let idle = proxy.idle.lock().ok().and_then(|mut idle| idle.pop());
-    let (mut sender, mut conn) = match idle {
-        Some(conn) => conn,
-        None => {
-            let stream = TcpStream::connect(&*proxy.upstream)
-                .await
-                .map_err(|e| e.to_string())?;
-            let _ = stream.set_nodelay(true);
-            http1::handshake(TokioIo::new(stream))
-                .await
-                .map_err(|e| e.to_string())?
-        }
-    };
     let request = http::Request::post("/v1/chat/completions")
-        .header(header::HOST, &*proxy.upstream)
         .header(header::CONTENT_TYPE, "application/json")
-        .body(Full::new(body))
+        .body(body)
         .map_err(|e| e.to_string())?;
-    let answer = beside(&mut conn, sender.send_request(request)).await?;
-    let bytes = beside(&mut conn, answer.into_body().collect())
-        .await?
-        .to_bytes();
-    // Let the connection settle into keep-alive before it goes back.
-    let closed = std::future::poll_fn(|cx| Poll::Ready(conn.poll_unpin(cx).is_ready())).await;
-    if !closed && let Ok(mut idle) = proxy.idle.lock() {
-        idle.push((sender, conn));
-    }
-    Ok(bytes)
-}
-
-/// Runs `work` while polling the connection beside it, which does the I/O in this task.
-async fn beside<T>(
-    conn: &mut http1::Connection<TokioIo<TcpStream>, Full<Bytes>>,
-    work: impl Future<Output = Result<T, hyper::Error>>,
-) -> Result<T, String> {
-    let mut work = std::pin::pin!(work);
-    std::future::poll_fn(|cx| {
-        if let Poll::Ready(done) = conn.poll_unpin(cx) {
-            return Poll::Ready(Err(format!("connection ended: {done:?}")));
-        }
-        work.as_mut().poll(cx).map_err(|e| e.to_string())
-    })
-    .await
+    let answer = proxy
+        .pool
+        .send(request, None)
+        .await
+        .map_err(|e| e.to_string())?;
+    answer.into_body().bytes().await.map_err(|e| e.to_string())
 }

@@ -25,3 +25,28 @@ mod pool;
 pub use body::Body;
 pub use error::Error;
 pub use pool::{DISABLE, Pool};
+
+/// The path and query of `url` (what an HTTP/1.1 request line carries), as the URI of a
+/// request sent through a [`Pool`]; `/` when the URL has no path.
+#[must_use]
+pub fn origin_form(url: &str) -> Option<http::Uri> {
+    let uri: http::Uri = url.parse().ok()?;
+    let path = uri
+        .path_and_query()
+        .map_or("/", http::uri::PathAndQuery::as_str);
+    path.parse().ok()
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn origin_form_keeps_path_and_query() {
+        let of = |url| super::origin_form(url).map(|u| u.to_string());
+        assert_eq!(
+            of("http://h:8000/openai/deployments/d/chat/completions?api-version=1").as_deref(),
+            Some("/openai/deployments/d/chat/completions?api-version=1")
+        );
+        assert_eq!(of("http://h").as_deref(), Some("/"));
+        assert_eq!(of("not a url"), None);
+    }
+}

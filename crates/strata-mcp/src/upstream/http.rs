@@ -51,11 +51,7 @@ impl HttpWire {
     ) -> Result<Self, String> {
         // Parsed once: a URL given as text would be parsed again on every request.
         let url = reqwest::Url::parse(url).map_err(|e| format!("invalid URL `{url}`: {e}"))?;
-        let path = match url.query() {
-            Some(query) => format!("{}?{query}", url.path()),
-            None => url.path().to_string(),
-        };
-        let direct = direct.zip(path.parse().ok());
+        let direct = direct.zip(strata_http::origin_form(url.as_str()));
         Ok(Self {
             client,
             direct,
