@@ -70,6 +70,7 @@ if [ -n "$litellm_url" ]; then l=$(load --url "$litellm_url" --key sk-bench --la
 echo "# fixed rate $rate req/s over $conns connections"
 dr=$(load --url "$direct" --rate "$rate" --label direct); echo "$dr"
 sr=$(load --url "$through" --rate "$rate" --label strata); echo "$sr"
+fr=$(load --url "http://127.0.0.1:19152/v1/chat/completions" --rate "$rate" --label proxy-floor-inline); echo "$fr"
 
 echo "# streams (20 chunks, 10 ms apart), $conns connections"
 ds=$(load --url "$direct" --stream --label direct); echo "$ds"
@@ -78,10 +79,10 @@ ss=$(load --url "$through" --stream --label strata); echo "$ss"
 echo "# Strata's own added-latency histogram"
 curl -s http://127.0.0.1:19003/metrics | grep '^strata_ai_added_latency_seconds' | tee "$work/added.txt"
 
-python3 - "$d" "$s" "$l" "$dr" "$sr" "$ds" "$ss" "$work/added.txt" "$pr" "$pi" <<'PY'
+python3 - "$d" "$s" "$l" "$dr" "$sr" "$ds" "$ss" "$work/added.txt" "$pr" "$pi" "$fr" <<'PY'
 import json, sys
 d, s, l, dr, sr, ds, ss = (json.loads(a) for a in sys.argv[1:8])
-pr, pi = (json.loads(a) for a in sys.argv[9:11])
+pr, pi, fr = (json.loads(a) for a in sys.argv[9:12])
 buckets = []
 for line in open(sys.argv[8]):
     if "_bucket" in line:
@@ -101,10 +102,11 @@ print(f"| closed loop: p50 / p99 ms | {d['p50_ms']} / {d['p99_ms']} | {s['p50_ms
 for p, name in ((pr, "reqwest's pooled client"), (pi, "hyper connection driven in the request's task")):
     print(f"| closed loop: requests/s of a feature-less proxy ({name}) | | {p['rps']:.0f} | | floor = {p['rps']/d['rps']:.0%} of direct |")
 print(f"| {dr['rate']} req/s: p50 / p99 ms | {dr['p50_ms']} / {dr['p99_ms']} | {sr['p50_ms']} / {sr['p99_ms']} | | added p50 {sr['p50_ms']-dr['p50_ms']:.3f} ms, p99 {sr['p99_ms']-dr['p99_ms']:.3f} ms |")
+print(f"| {fr['rate']} req/s through the feature-less proxy (inline): p50 / p99 ms | | {fr['p50_ms']} / {fr['p99_ms']} | | the hop alone adds p50 {fr['p50_ms']-dr['p50_ms']:.3f} ms, p99 {fr['p99_ms']-dr['p99_ms']:.3f} ms |")
 print(f"| gateway's own added latency (histogram bucket bound) | | p50 <= {q(0.5):.3f} ms, p99 <= {q(0.99):.3f} ms | | |")
 print(f"| stream: first chunk p50 / p99 ms | {ds['first_chunk_p50_ms']} / {ds['first_chunk_p99_ms']} | {ss['first_chunk_p50_ms']} / {ss['first_chunk_p99_ms']} | | added p50 {ss['first_chunk_p50_ms']-ds['first_chunk_p50_ms']:.3f} ms |")
 print(f"| stream: gap between chunks p50 / p99 ms | {ds['chunk_gap_p50_ms']} / {ds['chunk_gap_p99_ms']} | {ss['chunk_gap_p50_ms']} / {ss['chunk_gap_p99_ms']} | | |")
-for r in (d, s, l, dr, sr, ds, ss, pr, pi):
+for r in (d, s, l, dr, sr, ds, ss, pr, pi, fr):
     if r.get("errors"):
         print(f"errors: {r['label']} {r['errors']}", file=sys.stderr)
 PY

@@ -17,7 +17,7 @@ rate="${RATE:-2000}"
 idle="${IDLE:-1000}"
 . bench/lib.sh
 
-up=$(free_port); up_get=$(free_port)
+up=$(free_port); up_get=$(free_port); floor=$(free_port)
 ai=$(free_port); mcp=$(free_port); agent=$(free_port); admin=$(free_port)
 
 # The fast upstream; a second one that also holds each session's GET stream open, as
@@ -25,6 +25,10 @@ ai=$(free_port); mcp=$(free_port); agent=$(free_port); admin=$(free_port)
 "$bench" mcp-upstream --addr "127.0.0.1:$up" & upid=$!; pids+=($upid)
 "$bench" mcp-upstream --addr "127.0.0.1:$up_get" --standalone-stream & pids+=($!)
 wait_port "$up"; wait_port "$up_get"
+# The floor of any proxy here: a feature-less pass-through (`strata-bench proxy`, the same
+# HTTP crates and upstream client as Strata, no sessions, no policy, no audit).
+"$bench" proxy --addr "127.0.0.1:$floor" --upstream "127.0.0.1:$up" --mode inline & fpid=$!; pids+=($fpid)
+wait_port "$floor"
 
 cat > "$work/strata.yaml" <<YAML
 listeners: { ai: 127.0.0.1:$ai, mcp: 127.0.0.1:$mcp, agent: 127.0.0.1:$agent, admin: 127.0.0.1:$admin }
@@ -48,6 +52,7 @@ stop_strata() { kill "$spid"; wait "$spid" 2>/dev/null || true; }
 echo "# $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg)"
 direct="http://127.0.0.1:$up/mcp"
 through="http://127.0.0.1:$mcp/mcp/bench"
+passthrough="http://127.0.0.1:$floor/mcp"
 
 # Memory first, each on a fresh gateway, after a small warm-up run (so that one-time
 # allocations such as the upstream connection pool and worker buffers are not counted
@@ -67,15 +72,17 @@ load() { "$bench" mcp-load --sessions "$sessions" --seconds "$secs" "$@"; }
 echo "# closed loop, $sessions sessions, ${secs}s each"
 d=$(load --url "$direct" --cpu-pid "$upid" --label direct); echo "$d"
 s=$(load --url "$through" --cpu-pid "$spid" --cpu-pid "$upid" --label strata); echo "$s"
+f=$(load --url "$passthrough" --cpu-pid "$fpid" --cpu-pid "$upid" --label proxy-floor); echo "$f"
 echo "# fixed rate $rate calls/s over $sessions sessions"
 dr=$(load --url "$direct" --rate "$rate" --cpu-pid "$upid" --label direct); echo "$dr"
 sr=$(load --url "$through" --rate "$rate" --cpu-pid "$spid" --cpu-pid "$upid" --label strata); echo "$sr"
+fr=$(load --url "$passthrough" --rate "$rate" --cpu-pid "$fpid" --cpu-pid "$upid" --label proxy-floor); echo "$fr"
 
 if grep -q . "$work/strata.log"; then echo "# strata log (warn and above)"; tail -n 20 "$work/strata.log"; fi
 
-python3 - "$d" "$s" "$dr" "$sr" "$m" "$mg" <<'PY'
+python3 - "$d" "$s" "$dr" "$sr" "$m" "$mg" "$f" "$fr" <<'PY'
 import json, sys
-d, s, dr, sr, m, mg = (json.loads(a) for a in sys.argv[1:7])
+d, s, dr, sr, m, mg, f, fr = (json.loads(a) for a in sys.argv[1:9])
 def lat(r):
     return f"{r['p50_ms']} / {r['p90_ms']} / {r['p99_ms']} / {r['max_ms']}"
 def verdict(ok):
@@ -88,6 +95,8 @@ print("|---|---|---|---|")
 print(f"| closed loop: calls/s | {d['calls_per_s']:.0f} | {s['calls_per_s']:.0f} | Strata = {s['calls_per_s']/d['calls_per_s']:.0%} of direct |")
 print(f"| closed loop: p50 / p90 / p99 / max ms | {lat(d)} | {lat(s)} | added p50 {add50:.3f} ms, p99 {add99:.3f} ms |")
 print(f"| {dr['rate']} calls/s: p50 / p90 / p99 / max ms | {lat(dr)} | {lat(sr)} | added p50 {radd50:.3f} ms, p99 {radd99:.3f} ms |")
+print(f"| feature-less proxy (the floor): closed loop calls/s | | {f['calls_per_s']:.0f} | floor = {f['calls_per_s']/d['calls_per_s']:.0%} of direct |")
+print(f"| feature-less proxy (the floor): {fr['rate']} calls/s p50 / p90 / p99 / max ms | | {lat(fr)} | floor adds p50 {fr['p50_ms']-dr['p50_ms']:.3f} ms, p99 {fr['p99_ms']-dr['p99_ms']:.3f} ms |")
 print(f"| CPU per call, closed loop (µs) | upstream {d['cpu_us_per_call'][0]} | gateway {s['cpu_us_per_call'][0]} (+ upstream {s['cpu_us_per_call'][1]}) | |")
 print(f"| CPU per call, {dr['rate']} calls/s (µs) | upstream {dr['cpu_us_per_call'][0]} | gateway {sr['cpu_us_per_call'][0]} (+ upstream {sr['cpu_us_per_call'][1]}) | |")
 for r in (m, mg):
@@ -98,7 +107,7 @@ print("|---|---|---|")
 print(f"| added p50 <= 0.3 ms | closed loop +{add50:.3f} ms; {dr['rate']}/s +{radd50:.3f} ms | closed loop {verdict(add50 <= 0.3)}; fixed rate {verdict(radd50 <= 0.3)} |")
 print(f"| added p99 <= 2 ms | closed loop +{add99:.3f} ms; {dr['rate']}/s +{radd99:.3f} ms | closed loop {verdict(add99 <= 2)}; fixed rate {verdict(radd99 <= 2)} |")
 print(f"| >= 5,000 calls/s through the gateway | {s['calls_per_s']:.0f} | {verdict(s['calls_per_s'] >= 5000)} |")
-for r in (d, s, dr, sr, m, mg):
+for r in (d, s, dr, sr, m, mg, f, fr):
     if r.get("errors"):
         print(f"errors: {r['label']} {r['errors']} (first: {r.get('first_error')})", file=sys.stderr)
 PY

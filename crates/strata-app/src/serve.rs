@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use arc_swap::ArcSwap;
 use strata_config::{Config, ConfigErrors, Layer, Listeners};
 use strata_core::Shutdown;
-use strata_store::{AuditRecord, BatchWriter, Outcome, Store};
+use strata_store::{AuditRecord, BatchWriter, BatchWriterOptions, Outcome, Store};
 use strata_telemetry::{LogFormat, Metrics, Telemetry, TelemetryOptions};
 use tokio::net::TcpListener;
 use tokio::signal::unix::{SignalKind, signal};
@@ -123,11 +123,14 @@ async fn run(options: ServeOptions, config: Config, source: &str) -> Result<(), 
         Some(redis) => strata_policy::limits::Limiter::redis(redis.conn(), "strata:"),
         None => strata_policy::limits::Limiter::local(),
     };
-    // Spooled: a record is safe from a crash of the process once written, not once committed.
-    let usage =
-        BatchWriter::spawn_spooled(store.clone(), Default::default(), store.spool_dir()).await?;
-    let audit =
-        BatchWriter::spawn_spooled(store.clone(), Default::default(), store.spool_dir()).await?;
+    // Spooled: a record is safe from a crash of the process once written, not once committed,
+    // so it can wait longer for company (fewer, larger transactions).
+    let spooled = BatchWriterOptions {
+        linger: std::time::Duration::from_millis(100),
+        ..BatchWriterOptions::default()
+    };
+    let usage = BatchWriter::spawn_spooled(store.clone(), spooled, store.spool_dir()).await?;
+    let audit = BatchWriter::spawn_spooled(store.clone(), spooled, store.spool_dir()).await?;
     let mut governance = strata_ai::govern::Shared::new(
         limiter.clone(),
         stored_keys.clone(),

@@ -1,8 +1,8 @@
 //! The floor of a proxy on this machine: a pass-through with no features at all (no routing,
-//! no accounting, no telemetry), so that the ai benchmark can tell what the HTTP hop itself
-//! costs from what Strata adds on top of it. Two ways of calling the upstream:
+//! no accounting, no sessions, no telemetry), so that the ai and mcp benchmarks can tell what
+//! the HTTP hop itself costs from what Strata adds on top of it. Two ways of calling the upstream:
 //!
-//! - `reqwest` (what Strata uses): the pooled client, whose connections run in tasks of
+//! - `reqwest` (what Strata uses for `https` upstreams): the pooled client, whose connections run in tasks of
 //!   their own, so every call hands off to the connection's task and back;
 //! - `inline`: `strata-http`'s pool (what Strata uses for plain-`http` upstreams since
 //!   2026-12-04): the connection is driven from the request's own task, no hand-off.
@@ -13,9 +13,8 @@ use std::time::Duration;
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::State;
-use axum::http::{StatusCode, header};
+use axum::http::{HeaderMap, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::post;
 
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
 enum Mode {
@@ -37,9 +36,8 @@ pub struct Args {
 
 #[derive(Clone)]
 struct Proxy {
-    upstream: Arc<str>,
-    /// Parsed once, as Strata parses its provider URLs once.
-    url: reqwest::Url,
+    /// The upstream's origin, `http://host:port`.
+    origin: Arc<str>,
     mode: Mode,
     client: reqwest::Client,
     pool: strata_http::Pool,
@@ -48,64 +46,108 @@ struct Proxy {
 impl std::fmt::Debug for Proxy {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Proxy")
-            .field("upstream", &self.upstream)
+            .field("origin", &self.origin)
             .finish()
     }
 }
 
 pub async fn run(args: Args) -> Result<(), String> {
-    let url = format!("http://{}/v1/chat/completions", args.upstream);
-    let pool = strata_http::Pool::for_url(&url, Duration::from_secs(10))
-        .ok_or_else(|| format!("{url}: not a plain-http upstream (or a proxy is set)"))?;
-    let url = reqwest::Url::parse(&url).map_err(|e| format!("bad upstream {url}: {e}"))?;
+    let origin = format!("http://{}", args.upstream);
+    let pool = strata_http::Pool::for_url(&origin, Duration::from_secs(10))
+        .ok_or_else(|| format!("{origin}: not a plain-http upstream (or a proxy is set)"))?;
     let proxy = Proxy {
-        url,
-        upstream: args.upstream.into(),
+        origin: origin.into(),
         mode: args.mode,
         client: reqwest::Client::new(),
         pool,
     };
-    let app = Router::new()
-        .route("/v1/chat/completions", post(forward))
-        .with_state(proxy);
+    let app = Router::new().fallback(forward).with_state(proxy);
     let listener = tokio::net::TcpListener::bind(&args.addr)
         .await
         .map_err(|e| format!("bind {}: {e}", args.addr))?;
     axum::serve(listener, app).await.map_err(|e| e.to_string())
 }
 
-async fn forward(State(proxy): State<Proxy>, body: Bytes) -> Response {
+/// Hop-by-hop headers and the ones the next hop sets itself.
+fn end_to_end(headers: &HeaderMap) -> HeaderMap {
+    let mut kept = headers.clone();
+    for name in [
+        header::HOST,
+        header::CONNECTION,
+        header::CONTENT_LENGTH,
+        header::TRANSFER_ENCODING,
+    ] {
+        kept.remove(name);
+    }
+    kept
+}
+
+/// Any method and path, headers both ways (so MCP's session and version headers pass), the
+/// answer's body read whole: enough for the benchmarks' plain JSON answers.
+async fn forward(
+    State(proxy): State<Proxy>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let path = uri.path_and_query().map_or("/", |p| p.as_str());
+    let headers = end_to_end(&headers);
     let answer = match proxy.mode {
-        Mode::Reqwest => via_reqwest(&proxy, body).await,
-        Mode::Inline => inline(&proxy, body).await,
+        Mode::Reqwest => via_reqwest(&proxy, method, path, headers, body).await,
+        Mode::Inline => inline(&proxy, method, path, headers, body).await,
     };
     match answer {
-        Ok(bytes) => ([(header::CONTENT_TYPE, "application/json")], bytes).into_response(),
+        Ok((status, headers, bytes)) => {
+            let mut response = (status, bytes).into_response();
+            response.headers_mut().extend(end_to_end(&headers));
+            response
+        }
         Err(e) => (StatusCode::BAD_GATEWAY, e).into_response(),
     }
 }
 
-async fn via_reqwest(proxy: &Proxy, body: Bytes) -> Result<Bytes, String> {
+type Answer = (StatusCode, HeaderMap, Bytes);
+
+async fn via_reqwest(
+    proxy: &Proxy,
+    method: Method,
+    path: &str,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Answer, String> {
     let answer = proxy
         .client
-        .post(proxy.url.clone())
-        .header(header::CONTENT_TYPE, "application/json")
+        .request(method, format!("{}{path}", proxy.origin))
+        .headers(headers)
         .body(body)
         .send()
         .await
         .map_err(|e| e.to_string())?;
-    answer.bytes().await.map_err(|e| e.to_string())
+    let (status, headers) = (answer.status(), answer.headers().clone());
+    let bytes = answer.bytes().await.map_err(|e| e.to_string())?;
+    Ok((status, headers, bytes))
 }
 
-async fn inline(proxy: &Proxy, body: Bytes) -> Result<Bytes, String> {
-    let request = http::Request::post("/v1/chat/completions")
-        .header(header::CONTENT_TYPE, "application/json")
+async fn inline(
+    proxy: &Proxy,
+    method: Method,
+    path: &str,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Answer, String> {
+    let mut request = http::Request::builder()
+        .method(method)
+        .uri(path)
         .body(body)
         .map_err(|e| e.to_string())?;
+    *request.headers_mut() = headers;
     let answer = proxy
         .pool
         .send(request, None)
         .await
         .map_err(|e| e.to_string())?;
-    answer.into_body().bytes().await.map_err(|e| e.to_string())
+    let (parts, body) = answer.into_parts();
+    let bytes = body.bytes().await.map_err(|e| e.to_string())?;
+    Ok((parts.status, parts.headers, bytes))
 }
