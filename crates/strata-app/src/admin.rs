@@ -238,6 +238,10 @@ async fn spend(
             team: q.get("team").cloned(),
         })
     })();
+    // Read what this process has taken so far, not only what its writer committed.
+    if let Err(e) = app.usage.flush().await {
+        tracing::warn!(error = %e, "the usage ledger could not be flushed before reading");
+    }
     match query {
         Ok(query) => match crate::keys::spend(&app.store, &query).await {
             Ok(report) => axum::Json(report).into_response(),
@@ -256,6 +260,9 @@ async fn audit(
 ) -> Response {
     if let Some(refused) = admin_only(&app, &headers) {
         return refused;
+    }
+    if let Err(e) = app.audit.flush().await {
+        tracing::warn!(error = %e, "the audit log could not be flushed before reading");
     }
     let options = crate::audit::AuditOptions::from_params(q);
     match crate::audit::records(&app.store, &options).await {

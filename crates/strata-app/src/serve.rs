@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use arc_swap::ArcSwap;
 use strata_config::{Config, ConfigErrors, Layer, Listeners};
 use strata_core::Shutdown;
-use strata_store::{AuditRecord, BatchWriter, BatchWriterOptions, Outcome, Store};
+use strata_store::{AuditRecord, BatchWriter, BatchWriterOptions, Outcome, Store, UsageRecord};
 use strata_telemetry::{LogFormat, Metrics, Telemetry, TelemetryOptions};
 use tokio::net::TcpListener;
 use tokio::signal::unix::{SignalKind, signal};
@@ -36,6 +36,8 @@ pub struct AppState {
     pub metrics: Metrics,
     pub shutdown: Shutdown,
     pub audit: BatchWriter<AuditRecord>,
+    /// The usage ledger's writer (the admin API flushes it before reading spend).
+    pub usage: BatchWriter<UsageRecord>,
     /// Each served layer and whether its listener is up.
     pub layers: Vec<(Layer, AtomicBool)>,
     pub config_path: Option<PathBuf>,
@@ -165,6 +167,7 @@ async fn run(options: ServeOptions, config: Config, source: &str) -> Result<(), 
     let app = Arc::new(AppState {
         current: ArcSwap::from_pointee(runtime),
         audit,
+        usage: usage.clone(),
         store: store.clone(),
         metrics: metrics.clone(),
         shutdown: shutdown.clone(),

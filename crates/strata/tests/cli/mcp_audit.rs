@@ -174,7 +174,9 @@ async fn every_call_that_returned_is_audited_across_a_kill_9() {
     assert_eq!(returned.len(), TOTAL);
     stack.process.signal("TERM");
     stack.process.wait_exit(Duration::from_secs(20));
-    assert!(audited_at_kill >= BEFORE_KILL);
+    // The writer was committing before the kill; what it had not committed yet (its last
+    // batch, at most `linger` old) comes back from the spool on restart, checked next.
+    assert!(audited_at_kill > 0, "nothing was committed before the kill");
 
     let audited: HashSet<String> = audited_texts(&stack).into_iter().collect();
     let missing: Vec<u64> = returned
