@@ -91,11 +91,15 @@ async fn forward(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let path = uri.path_and_query().map_or("/", |p| p.as_str());
-    let headers = end_to_end(&headers);
+    let mut request = http::Request::new(body);
+    *request.method_mut() = method;
+    *request.uri_mut() = uri
+        .path_and_query()
+        .map_or(Uri::from_static("/"), |p| Uri::from(p.clone()));
+    *request.headers_mut() = end_to_end(&headers);
     let answer = match proxy.mode {
-        Mode::Reqwest => via_reqwest(&proxy, method, path, headers, body).await,
-        Mode::Inline => inline(&proxy, method, path, headers, body).await,
+        Mode::Reqwest => via_reqwest(&proxy, request).await,
+        Mode::Inline => inline(&proxy, request).await,
     };
     match answer {
         Ok((status, headers, bytes)) => {
@@ -109,17 +113,12 @@ async fn forward(
 
 type Answer = (StatusCode, HeaderMap, Bytes);
 
-async fn via_reqwest(
-    proxy: &Proxy,
-    method: Method,
-    path: &str,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Result<Answer, String> {
+async fn via_reqwest(proxy: &Proxy, request: http::Request<Bytes>) -> Result<Answer, String> {
+    let (parts, body) = request.into_parts();
     let answer = proxy
         .client
-        .request(method, format!("{}{path}", proxy.origin))
-        .headers(headers)
+        .request(parts.method, format!("{}{}", proxy.origin, parts.uri))
+        .headers(parts.headers)
         .body(body)
         .send()
         .await
@@ -129,19 +128,7 @@ async fn via_reqwest(
     Ok((status, headers, bytes))
 }
 
-async fn inline(
-    proxy: &Proxy,
-    method: Method,
-    path: &str,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Result<Answer, String> {
-    let mut request = http::Request::builder()
-        .method(method)
-        .uri(path)
-        .body(body)
-        .map_err(|e| e.to_string())?;
-    *request.headers_mut() = headers;
+async fn inline(proxy: &Proxy, request: http::Request<Bytes>) -> Result<Answer, String> {
     let answer = proxy
         .pool
         .send(request, None)
