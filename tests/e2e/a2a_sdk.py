@@ -107,7 +107,8 @@ async def a_blocking_send_answers_with_the_finished_task():
 
 
 async def return_immediately_then_poll_with_get_task():
-    c = await client("quick", KEY_A, polling=True)
+    # `slow` (two one-second waits): a quick run may already have ended by the answer.
+    c = await client("slow", KEY_A, polling=True)
     [event] = await send(c, text_message("poll me"))
     assert event.task.status.state in (
         TaskState.TASK_STATE_SUBMITTED,

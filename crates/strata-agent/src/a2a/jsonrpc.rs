@@ -75,9 +75,9 @@ async fn dispatch(
         }
         "SendStreamingMessage" | "message/stream" => {
             let send = ops::Send::parse(params, call.version)?;
-            let (task_id, _) = ops::deliver(call, &send.inbound).await?;
-            let r =
-                stream::updates(call, &task_id, Start::Snapshot, false, render(call, id)).await?;
+            let (task_id, before) = ops::deliver(call, &send.inbound).await?;
+            let start = Start::Sent(before);
+            let r = stream::updates(call, &task_id, start, false, render(call, id)).await?;
             return Ok(Answer::Stream(r));
         }
         "SubscribeToTask" | "tasks/resubscribe" => {

@@ -69,8 +69,8 @@ pub(super) async fn send_streaming(
 ) -> Result<Response, A2aError> {
     let call = a2a.call(workflow, &headers)?;
     let send = ops::Send::parse(&body_json(&body)?, call.version)?;
-    let (id, _) = ops::deliver(&call, &send.inbound).await?;
-    stream::updates(&call, &id, Start::Snapshot, false, render(&call)).await
+    let (id, before) = ops::deliver(&call, &send.inbound).await?;
+    stream::updates(&call, &id, Start::Sent(before), false, render(&call)).await
 }
 
 pub(super) async fn list(

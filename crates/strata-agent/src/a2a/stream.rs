@@ -27,6 +27,10 @@ pub enum Start {
     Snapshot,
     /// With the updates after this event id (a resumed stream).
     After(i64),
+    /// For the message that started or resumed the task: the task as it was at this journal
+    /// position (just before the message), then every update since, so that the sender sees
+    /// them all however fast the run went meanwhile.
+    Sent(i64),
 }
 
 impl Start {
@@ -63,7 +67,11 @@ pub async fn updates(
     let mut tracker = Tracker::new(&row);
     let mut queue = VecDeque::new();
     let mut done = false;
-    for e in &events {
+    let (folded, later) = match start {
+        Start::Sent(seq) => events.split_at(events.partition_point(|e| e.seq <= seq)),
+        _ => (&events[..], &[][..]),
+    };
+    for e in folded {
         for u in tracker.apply(e) {
             if let Start::After(after) = start
                 && u.id > after
@@ -76,7 +84,7 @@ pub async fn updates(
         }
     }
     match start {
-        Start::Snapshot => {
+        Start::Snapshot | Start::Sent(_) => {
             if subscribe && tracker.state.terminal() {
                 return Err(A2aError::Unsupported(format!(
                     "task {id} has ended; there is nothing to subscribe to"
@@ -97,6 +105,14 @@ pub async fn updates(
             if queue.is_empty() && tracker.state.terminal() {
                 done = true;
             }
+        }
+    }
+    for e in later {
+        for u in tracker.apply(e) {
+            if let Some(s) = u.state {
+                done = s.settled();
+            }
+            queue.push_back((u.id, u.body));
         }
     }
     let follower = Follower::new(engine, id.to_string(), tracker.seq);
