@@ -16,6 +16,7 @@ mod runs;
 mod runtime;
 mod serve;
 mod server;
+mod wake;
 
 pub use audit::{AuditOptions, audit};
 pub use commands::{check, schema};

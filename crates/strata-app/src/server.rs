@@ -16,6 +16,8 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use crate::wake::SelfWakes;
+
 /// How a drain ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct DrainOutcome {
@@ -113,12 +115,13 @@ async fn serve_connection(
     let connection = builder
         .serve_connection_with_upgrades(TokioIo::new(stream), TowerToHyperService::new(router));
     tokio::pin!(connection);
+    let wakes = SelfWakes::new();
     let result = tokio::select! {
-        result = connection.as_mut() => result,
+        result = std::future::poll_fn(|cx| wakes.poll(connection.as_mut(), cx)) => result,
         () = shutdown.triggered() => {
             connection.as_mut().graceful_shutdown();
             tokio::select! {
-                result = connection.as_mut() => result,
+                result = std::future::poll_fn(|cx| wakes.poll(connection.as_mut(), cx)) => result,
                 () = cut.cancelled() => return,
             }
         }
