@@ -6,7 +6,7 @@ use std::time::Instant;
 
 use axum::body::{Body, Bytes};
 use futures_util::StreamExt;
-use serde_json::Value;
+use serde_json::Number;
 use strata_telemetry::{CallLabels, Metrics};
 
 use crate::pricing::Tokens;
@@ -27,11 +27,54 @@ pub type UsageSink = tokio::sync::oneshot::Sender<Served>;
 /// Largest non-streamed answer copied aside to read its usage.
 const MAX_COPY: usize = 8 * 1024 * 1024;
 
-/// The one field of a whole answer that accounting reads.
-#[derive(serde::Deserialize)]
-struct UsageOnly {
-    #[serde(default)]
-    usage: Option<Value>,
+/// Token counts in any API's shape: OpenAI's `prompt_tokens`/`completion_tokens`,
+/// Anthropic's and the Responses API's `input_tokens`/`output_tokens` (Anthropic's cache
+/// reads and writes count as input), and the cached part of the input. Typed, so that
+/// reading it skips the rest of the answer without building any of it.
+#[derive(serde::Deserialize, Default)]
+#[serde(default)]
+struct Usage {
+    prompt_tokens: Option<Number>,
+    completion_tokens: Option<Number>,
+    input_tokens: Option<Number>,
+    output_tokens: Option<Number>,
+    cache_read_input_tokens: Option<Number>,
+    cache_creation_input_tokens: Option<Number>,
+    prompt_tokens_details: Option<Details>,
+    input_tokens_details: Option<Details>,
+}
+
+#[derive(serde::Deserialize, Default)]
+#[serde(default)]
+struct Details {
+    cached_tokens: Option<Number>,
+}
+
+/// What may hold usage: the answer or event itself, an Anthropic `message_start`'s
+/// `message`, a Responses event's `response`.
+#[derive(serde::Deserialize, Default)]
+#[serde(default)]
+struct Carrier {
+    usage: Option<Usage>,
+    message: Option<Inner>,
+    response: Option<Inner>,
+}
+
+/// A whole (non-streamed) answer: its usage is at the top.
+#[derive(serde::Deserialize, Default)]
+#[serde(default)]
+struct Whole {
+    usage: Option<Usage>,
+}
+
+#[derive(serde::Deserialize, Default)]
+#[serde(default)]
+struct Inner {
+    usage: Option<Usage>,
+}
+
+fn count(n: Option<&Number>) -> Option<u64> {
+    n.and_then(Number::as_u64)
 }
 
 /// One served call being watched.
@@ -102,9 +145,9 @@ impl CallRecord {
         let mut lines = std::mem::take(&mut self.lines);
         lines.feed(chunk, |data| {
             if data.windows(7).any(|w| w == b"\"usage\"")
-                && let Ok(event) = serde_json::from_slice::<Value>(data)
+                && let Ok(event) = serde_json::from_slice::<Carrier>(data)
             {
-                self.read_usage(&event);
+                self.read_usage(event);
             }
         });
         self.lines = lines;
@@ -112,34 +155,34 @@ impl CallRecord {
 
     /// Reads usage in any API's shape (OpenAI `usage`, Anthropic `usage` or `message.usage`,
     /// the Responses API's `response.usage`).
-    fn read_usage(&mut self, value: &Value) {
-        let Some(usage) = value
-            .get("usage")
-            .filter(|u| u.is_object())
-            .or_else(|| value.pointer("/message/usage"))
-            .or_else(|| value.pointer("/response/usage").filter(|u| u.is_object()))
+    fn read_usage(&mut self, carrier: Carrier) {
+        let Some(usage) = carrier
+            .usage
+            .or_else(|| carrier.message.and_then(|m| m.usage))
+            .or_else(|| carrier.response.and_then(|r| r.usage))
         else {
             return;
         };
-        let n = |k: &str| usage.get(k).and_then(Value::as_u64);
-        let anthropic_input = n("input_tokens").map(|i| {
-            i + n("cache_read_input_tokens").unwrap_or(0)
-                + n("cache_creation_input_tokens").unwrap_or(0)
+        let anthropic_input = count(usage.input_tokens.as_ref()).map(|i| {
+            i + count(usage.cache_read_input_tokens.as_ref()).unwrap_or(0)
+                + count(usage.cache_creation_input_tokens.as_ref()).unwrap_or(0)
         });
-        if let Some(input) = n("prompt_tokens")
+        if let Some(input) = count(usage.prompt_tokens.as_ref())
             .or(anthropic_input)
             .filter(|i| *i > 0 || self.input.is_none())
         {
             self.input = Some(input);
         }
-        if let Some(output) = n("completion_tokens").or_else(|| n("output_tokens")) {
+        if let Some(output) =
+            count(usage.completion_tokens.as_ref()).or_else(|| count(usage.output_tokens.as_ref()))
+        {
             self.output = Some(output);
         }
-        let cached = usage
-            .pointer("/prompt_tokens_details/cached_tokens")
-            .or_else(|| usage.pointer("/input_tokens_details/cached_tokens"))
-            .and_then(Value::as_u64)
-            .or_else(|| n("cache_read_input_tokens"));
+        let details =
+            |d: &Option<Details>| count(d.as_ref().and_then(|d| d.cached_tokens.as_ref()));
+        let cached = details(&usage.prompt_tokens_details)
+            .or_else(|| details(&usage.input_tokens_details))
+            .or_else(|| count(usage.cache_read_input_tokens.as_ref()));
         if let Some(cached) = cached.filter(|c| *c > 0) {
             self.cached = cached;
         }
@@ -152,11 +195,13 @@ impl CallRecord {
         self.done = true;
         if !self.stream
             && !self.copy.is_empty()
-            && let Ok(answer) = serde_json::from_slice::<UsageOnly>(&std::mem::take(&mut self.copy))
-            && let Some(usage) = answer.usage
+            && let Ok(answer) = serde_json::from_slice::<Whole>(&std::mem::take(&mut self.copy))
         {
             // Only `usage` is built; the rest of the answer is skipped unparsed.
-            self.read_usage(&serde_json::json!({ "usage": usage }));
+            self.read_usage(Carrier {
+                usage: answer.usage,
+                ..Carrier::default()
+            });
         }
         let seconds = self.started.elapsed().as_secs_f64();
         self.metrics
@@ -245,6 +290,25 @@ mod tests {
         r.observe(b"event: message_start\ndata: {\"type\":\"message_start\",\"message\":{\"usage\":{\"input_tokens\":7,\"cache_read_input_tokens\":3,\"output_tokens\":1}}}\n\n");
         r.observe(b"event: message_delta\ndata: {\"type\":\"message_delta\",\"usage\":{\"output_tokens\":9}}\n\n");
         assert_eq!((r.input, r.output), (Some(10), Some(9)));
+    }
+
+    #[test]
+    fn reads_cached_tokens_and_responses_events_and_skips_null_usage() {
+        let mut r = record(true);
+        r.observe(b"data: {\"choices\":[],\"usage\":null}\n\n");
+        assert_eq!((r.input, r.output), (None, None));
+        r.observe(b"data: {\"usage\":{\"prompt_tokens\":20,\"completion_tokens\":2,\"prompt_tokens_details\":{\"cached_tokens\":8}}}\n\n");
+        assert_eq!((r.input, r.output, r.cached), (Some(20), Some(2), 8));
+
+        let mut r = record(true);
+        r.observe(b"event: response.completed\ndata: {\"type\":\"response.completed\",\"response\":{\"id\":\"r\",\"output\":[{\"x\":1}],\"usage\":{\"input_tokens\":11,\"output_tokens\":4,\"input_tokens_details\":{\"cached_tokens\":3}}}}\n\n");
+        assert_eq!((r.input, r.output, r.cached), (Some(11), Some(4), 3));
+
+        // A whole answer: only its top-level usage counts.
+        let mut r = record(false);
+        r.observe(br#"{"message":"not an object","usage":{"input_tokens":5,"output_tokens":6}}"#);
+        r.finish();
+        assert_eq!((r.input, r.output), (Some(5), Some(6)));
     }
 
     #[test]

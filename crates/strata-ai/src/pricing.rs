@@ -62,9 +62,10 @@ impl Prices {
     /// dash (dated versions such as `gpt-4o-2024-08-06`). `None`: unknown, costs nothing.
     #[must_use]
     pub fn price(&self, provider: &str, model: &str) -> Option<ModelPrice> {
-        if let Some(p) = self
-            .overrides
-            .get(&(provider.to_string(), model.to_string()))
+        if !self.overrides.is_empty()
+            && let Some(p) = self
+                .overrides
+                .get(&(provider.to_string(), model.to_string()))
         {
             return Some(*p);
         }
@@ -73,15 +74,11 @@ impl Prices {
         if let Some(p) = models.get(name) {
             return Some(*p);
         }
-        models
-            .iter()
-            .filter(|(k, _)| {
-                name.len() > k.len()
-                    && name.starts_with(k.as_str())
-                    && name.as_bytes()[k.len()] == b'-'
-            })
-            .max_by_key(|(k, _)| k.len())
-            .map(|(_, p)| *p)
+        // The longest name extended with a dash: the prefixes ending before each dash,
+        // longest first.
+        name.rmatch_indices('-')
+            .find_map(|(dash, _)| models.get(&name[..dash]))
+            .copied()
     }
 
     /// The cost in micro-dollars of `tokens` at `price`.
@@ -103,6 +100,14 @@ impl Prices {
 #[must_use]
 pub fn usd(micros: i64) -> f64 {
     micros as f64 / 1_000_000.0
+}
+
+/// Micro-dollars as dollars with six decimals (`0.003400`), in integer arithmetic.
+#[must_use]
+pub fn usd_text(micros: i64) -> String {
+    let sign = if micros < 0 { "-" } else { "" };
+    let micros = micros.unsigned_abs();
+    format!("{sign}{}.{:06}", micros / 1_000_000, micros % 1_000_000)
 }
 
 #[cfg(test)]
@@ -142,5 +147,9 @@ mod tests {
         assert_eq!(Prices::cost_micros(p, tokens), 3400);
         assert_eq!(Prices::cost_micros(None, tokens), 0);
         assert_eq!(usd(3400), 0.0034);
+        assert_eq!(usd_text(3400), "0.003400");
+        assert_eq!(usd_text(12_000_001), "12.000001");
+        assert_eq!(usd_text(0), "0.000000");
+        assert_eq!(usd_text(-5), "-0.000005");
     }
 }

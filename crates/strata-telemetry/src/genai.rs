@@ -2,6 +2,9 @@
 //! (`gen_ai.client.token.usage`, `gen_ai.client.operation.duration`,
 //! `gen_ai.server.time_to_first_token`), plus the gateway's own added latency.
 
+use std::collections::HashMap;
+use std::sync::{Arc, OnceLock, RwLock};
+
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::histogram::Histogram;
@@ -29,6 +32,16 @@ struct TokenLabels {
     gen_ai_token_type: &'static str,
 }
 
+/// The series one label set records into, looked up once: a family's own lookup hashes
+/// and compares the labels (and the token families clone them) on every call.
+#[derive(Debug)]
+struct Series {
+    duration: Histogram,
+    /// Made on the first call that reports these tokens (no empty series before).
+    input: OnceLock<Histogram>,
+    output: OnceLock<Histogram>,
+}
+
 /// The GenAI metric families.
 #[derive(Debug, Clone)]
 pub struct GenAi {
@@ -36,6 +49,7 @@ pub struct GenAi {
     duration: Family<CallLabels, Histogram>,
     time_to_first_token: Family<CallLabels, Histogram>,
     added_latency: Histogram,
+    series: Arc<RwLock<HashMap<CallLabels, Arc<Series>>>>,
 }
 
 fn tokens_histogram() -> Histogram {
@@ -104,22 +118,48 @@ impl GenAi {
             duration,
             time_to_first_token,
             added_latency,
+            series: Arc::default(),
         }
+    }
+
+    fn series(&self, labels: &CallLabels) -> Arc<Series> {
+        if let Some(series) = self
+            .series
+            .read()
+            .ok()
+            .and_then(|known| known.get(labels).cloned())
+        {
+            return series;
+        }
+        let series = Arc::new(Series {
+            duration: self.duration.get_or_create_owned(labels),
+            input: OnceLock::new(),
+            output: OnceLock::new(),
+        });
+        match self.series.write() {
+            Ok(mut known) => known.entry(labels.clone()).or_insert(series).clone(),
+            Err(_) => series,
+        }
+    }
+
+    fn tokens(&self, labels: &CallLabels, kind: &'static str) -> Histogram {
+        self.token_usage.get_or_create_owned(&TokenLabels {
+            call: labels.clone(),
+            gen_ai_token_type: kind,
+        })
     }
 
     /// Records a finished call.
     pub fn call(&self, labels: &CallLabels, seconds: f64, input: Option<u64>, output: Option<u64>) {
-        self.duration.get_or_create(labels).observe(seconds);
-        for (kind, tokens) in [("input", input), ("output", output)] {
-            if let Some(tokens) = tokens {
-                let labels = TokenLabels {
-                    call: labels.clone(),
-                    gen_ai_token_type: kind,
-                };
-                self.token_usage
-                    .get_or_create(&labels)
-                    .observe(tokens as f64);
-            }
+        let series = self.series(labels);
+        series.duration.observe(seconds);
+        if let Some(tokens) = input {
+            let histogram = series.input.get_or_init(|| self.tokens(labels, "input"));
+            histogram.observe(tokens as f64);
+        }
+        if let Some(tokens) = output {
+            let histogram = series.output.get_or_init(|| self.tokens(labels, "output"));
+            histogram.observe(tokens as f64);
         }
     }
 

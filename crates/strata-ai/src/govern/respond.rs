@@ -16,7 +16,7 @@ use super::cache::Cached;
 use super::{Governance, Ticket, side_name};
 use crate::AiError;
 use crate::accounting::Served;
-use crate::pricing::{Prices, Tokens, usd};
+use crate::pricing::{Prices, Tokens, usd_text};
 
 /// Largest whole answer read (beyond it the call fails as an upstream error).
 const MAX_ANSWER_BYTES: usize = 64 * 1024 * 1024;
@@ -180,7 +180,7 @@ fn mark_cache(headers: &mut http::HeaderMap, cache: Option<&'static str>) {
 
 /// `x-strata-cost-usd`: what the call cost, in dollars.
 fn cost_header(response: &mut Response, cost_micros: i64) {
-    if let Ok(value) = HeaderValue::from_str(&format!("{:.6}", usd(cost_micros))) {
+    if let Ok(value) = HeaderValue::from_str(&usd_text(cost_micros)) {
         response.headers_mut().insert("x-strata-cost-usd", value);
     }
 }
