@@ -26,27 +26,29 @@ pub async fn observe(
     next: Next,
 ) -> Response {
     let started = Instant::now();
-    let request_id = request
-        .headers()
-        .get("x-request-id")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default()
-        .to_string();
     let span = tracing::info_span!(
         "http.request",
         otel.kind = "server",
         layer = observer.layer,
         http.request.method = %request.method(),
         url.path = %request.uri().path(),
-        request_id = %request_id,
+        request_id = request
+            .headers()
+            .get("x-request-id")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default(),
         trace_id = tracing::field::Empty,
         http.response.status_code = tracing::field::Empty,
     );
-    let _ = span.set_parent(extract(request.headers()));
+    // A disabled span (a log level above `info`) records no trace: nothing to continue.
+    let traced = !span.is_disabled();
+    if traced {
+        let _ = span.set_parent(extract(request.headers()));
+    }
     let method = request.method().as_str().to_string();
     let in_flight = observer.metrics.in_flight(observer.layer);
     let mut response = async {
-        if let Some(trace_id) = propagation::trace_id_of_current() {
+        if traced && let Some(trace_id) = propagation::trace_id_of_current() {
             tracing::Span::current().record("trace_id", trace_id);
         }
         let response = next.run(request).await;
@@ -57,8 +59,10 @@ pub async fn observe(
     .instrument(span.clone())
     .await;
     drop(in_flight);
-    let _entered = span.enter();
-    propagation::inject_current(response.headers_mut());
+    if traced {
+        let _entered = span.enter();
+        propagation::inject_current(response.headers_mut());
+    }
     observer.metrics.http_request(
         &HttpLabels {
             layer: observer.layer,
