@@ -107,12 +107,37 @@ mod tests {
         }
     }
 
+    /// A task polled through [`SelfWakes`], counting the wake-ups that reach it.
+    struct Task {
+        count: Arc<Count>,
+        waker: Waker,
+        wakes: SelfWakes,
+    }
+
+    impl Task {
+        fn new() -> Self {
+            let count = Arc::new(Count(AtomicUsize::new(0)));
+            let waker = Waker::from(count.clone());
+            Self {
+                count,
+                waker,
+                wakes: SelfWakes::new(),
+            }
+        }
+
+        fn poll<F: Future>(&self, future: Pin<&mut F>) -> Poll<F::Output> {
+            self.wakes
+                .poll(future, &mut Context::from_waker(&self.waker))
+        }
+
+        fn woken(&self) -> usize {
+            self.count.0.load(Ordering::SeqCst)
+        }
+    }
+
     #[test]
     fn a_wake_during_the_poll_polls_again_without_waking_the_task() {
-        let count = Arc::new(Count(AtomicUsize::new(0)));
-        let task = Waker::from(count.clone());
-        let mut cx = Context::from_waker(&task);
-        let wakes = SelfWakes::new();
+        let task = Task::new();
         let mut polls = 0;
         let mut future = std::pin::pin!(std::future::poll_fn(|cx| {
             polls += 1;
@@ -123,45 +148,35 @@ mod tests {
                 Poll::Ready(polls)
             }
         }));
-        assert_eq!(wakes.poll(future.as_mut(), &mut cx), Poll::Ready(3));
-        assert_eq!(count.0.load(Ordering::SeqCst), 0);
+        assert_eq!(task.poll(future.as_mut()), Poll::Ready(3));
+        assert_eq!(task.woken(), 0);
     }
 
     #[test]
     fn a_wake_between_polls_reaches_the_task() {
-        let count = Arc::new(Count(AtomicUsize::new(0)));
-        let task = Waker::from(count.clone());
-        let mut cx = Context::from_waker(&task);
-        let wakes = SelfWakes::new();
+        let task = Task::new();
         let mut kept = None;
         let mut future = std::pin::pin!(std::future::poll_fn(|cx| {
             kept = Some(cx.waker().clone());
             Poll::<()>::Pending
         }));
-        assert!(wakes.poll(future.as_mut(), &mut cx).is_pending());
-        assert_eq!(count.0.load(Ordering::SeqCst), 0);
+        assert!(task.poll(future.as_mut()).is_pending());
+        assert_eq!(task.woken(), 0);
         kept.take().expect("registered").wake();
-        assert_eq!(count.0.load(Ordering::SeqCst), 1);
+        assert_eq!(task.woken(), 1);
     }
 
     #[test]
     fn a_future_that_keeps_waking_itself_yields_to_the_scheduler() {
-        let count = Arc::new(Count(AtomicUsize::new(0)));
-        let task = Waker::from(count.clone());
-        let mut cx = Context::from_waker(&task);
-        let wakes = SelfWakes::new();
+        let task = Task::new();
         let mut polls = 0;
         let mut future = std::pin::pin!(std::future::poll_fn(|cx| {
             polls += 1;
             cx.waker().wake_by_ref();
             Poll::<()>::Pending
         }));
-        assert!(wakes.poll(future.as_mut(), &mut cx).is_pending());
+        assert!(task.poll(future.as_mut()).is_pending());
         assert_eq!(polls, MAX_POLLS);
-        assert_eq!(
-            count.0.load(Ordering::SeqCst),
-            1,
-            "woken through the scheduler"
-        );
+        assert_eq!(task.woken(), 1, "woken through the scheduler");
     }
 }
