@@ -50,27 +50,29 @@ struct Details {
     cached_tokens: Option<Number>,
 }
 
-/// What may hold usage: the answer or event itself, an Anthropic `message_start`'s
-/// `message`, a Responses event's `response`.
+/// Whatever holds a `usage` at its top: a whole (non-streamed) answer, an Anthropic
+/// `message_start`'s `message`, a Responses event's `response`.
 #[derive(serde::Deserialize, Default)]
 #[serde(default)]
-struct Carrier {
-    usage: Option<Usage>,
-    message: Option<Inner>,
-    response: Option<Inner>,
-}
-
-/// A whole (non-streamed) answer: its usage is at the top.
-#[derive(serde::Deserialize, Default)]
-#[serde(default)]
-struct Whole {
+struct WithUsage {
     usage: Option<Usage>,
 }
 
+/// A stream event: its usage is at the top or one level down.
 #[derive(serde::Deserialize, Default)]
 #[serde(default)]
-struct Inner {
+struct Event {
     usage: Option<Usage>,
+    message: Option<WithUsage>,
+    response: Option<WithUsage>,
+}
+
+impl Event {
+    fn usage(self) -> Option<Usage> {
+        self.usage
+            .or_else(|| self.message.and_then(|m| m.usage))
+            .or_else(|| self.response.and_then(|r| r.usage))
+    }
 }
 
 fn count(n: Option<&Number>) -> Option<u64> {
@@ -145,24 +147,18 @@ impl CallRecord {
         let mut lines = std::mem::take(&mut self.lines);
         lines.feed(chunk, |data| {
             if data.windows(7).any(|w| w == b"\"usage\"")
-                && let Ok(event) = serde_json::from_slice::<Carrier>(data)
+                && let Some(usage) = serde_json::from_slice::<Event>(data)
+                    .ok()
+                    .and_then(Event::usage)
             {
-                self.read_usage(event);
+                self.read_usage(&usage);
             }
         });
         self.lines = lines;
     }
 
-    /// Reads usage in any API's shape (OpenAI `usage`, Anthropic `usage` or `message.usage`,
-    /// the Responses API's `response.usage`).
-    fn read_usage(&mut self, carrier: Carrier) {
-        let Some(usage) = carrier
-            .usage
-            .or_else(|| carrier.message.and_then(|m| m.usage))
-            .or_else(|| carrier.response.and_then(|r| r.usage))
-        else {
-            return;
-        };
+    /// Takes the call's token counts from a usage in any API's shape.
+    fn read_usage(&mut self, usage: &Usage) {
         let anthropic_input = count(usage.input_tokens.as_ref()).map(|i| {
             i + count(usage.cache_read_input_tokens.as_ref()).unwrap_or(0)
                 + count(usage.cache_creation_input_tokens.as_ref()).unwrap_or(0)
@@ -195,13 +191,11 @@ impl CallRecord {
         self.done = true;
         if !self.stream
             && !self.copy.is_empty()
-            && let Ok(answer) = serde_json::from_slice::<Whole>(&std::mem::take(&mut self.copy))
+            && let Ok(WithUsage { usage: Some(usage) }) =
+                serde_json::from_slice::<WithUsage>(&std::mem::take(&mut self.copy))
         {
             // Only `usage` is built; the rest of the answer is skipped unparsed.
-            self.read_usage(Carrier {
-                usage: answer.usage,
-                ..Carrier::default()
-            });
+            self.read_usage(&usage);
         }
         let seconds = self.started.elapsed().as_secs_f64();
         self.metrics

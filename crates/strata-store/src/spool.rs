@@ -179,12 +179,13 @@ impl Spool {
         // system call): appends to an `O_APPEND` file do not interleave, and a segment is
         // neither emptied nor removed while it has a record outstanding.
         if let Err(e) = (&*file).write_all(&line) {
-            self.committed(id, 1);
             let path = lock(&self.state)
                 .segments
                 .get(&id)
                 .map(|s| s.path.clone())
                 .unwrap_or_default();
+            // Not written, so not outstanding (named before this may remove the segment).
+            self.committed(id, 1);
             return Err(io_error("cannot write", &path, &e));
         }
         Ok(id)

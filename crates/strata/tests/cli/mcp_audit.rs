@@ -96,6 +96,15 @@ async fn call_until(
     std::mem::take(&mut *returned.lock().unwrap())
 }
 
+/// The calls among `returned` whose text (`call-{n}`) is not in `texts`.
+fn not_in(returned: &[u64], texts: &HashSet<&str>) -> Vec<u64> {
+    returned
+        .iter()
+        .copied()
+        .filter(|n| !texts.contains(format!("call-{n}").as_str()))
+        .collect()
+}
+
 /// The `echo` texts of the audited calls, read with `strata audit --format jsonl`.
 fn audited_texts(stack: &Stack) -> Vec<String> {
     let config = stack.config.display().to_string();
@@ -201,12 +210,12 @@ async fn every_call_that_returned_is_audited_across_a_kill_9() {
         !committed.is_empty(),
         "nothing was committed before the kill"
     );
-    let safe: HashSet<&String> = committed.iter().chain(&spooled).collect();
-    let lost: Vec<u64> = returned
+    let safe: HashSet<&str> = committed
         .iter()
-        .copied()
-        .filter(|n| !safe.contains(&format!("call-{n}")))
+        .chain(&spooled)
+        .map(String::as_str)
         .collect();
+    let lost = not_in(&returned, &safe);
     assert!(
         lost.is_empty(),
         "returned before the kill, neither committed nor spooled: {lost:?}"
@@ -222,12 +231,9 @@ async fn every_call_that_returned_is_audited_across_a_kill_9() {
     stack.process.signal("TERM");
     stack.process.wait_exit(Duration::from_secs(20));
 
-    let audited: HashSet<String> = audited_texts(&stack).into_iter().collect();
-    let missing: Vec<u64> = returned
-        .iter()
-        .copied()
-        .filter(|n| !audited.contains(&format!("call-{n}")))
-        .collect();
+    let texts = audited_texts(&stack);
+    let audited: HashSet<&str> = texts.iter().map(String::as_str).collect();
+    let missing = not_in(&returned, &audited);
     assert!(
         missing.is_empty(),
         "{} of {} returned calls have no audit record: {missing:?}",
