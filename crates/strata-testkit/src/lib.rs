@@ -14,5 +14,5 @@ pub mod services;
 pub use mcp_fixture::FixtureServer as McpFixture;
 pub use mock_llm::{Behavior, MockLlm};
 pub use postgres::FreshDatabase;
-pub use process::{StrataProcess, free_port};
+pub use process::{StrataProcess, free_port, free_ports};
 pub use services::{Service, service_url, skip};

@@ -17,6 +17,20 @@ pub fn free_port() -> u16 {
         .expect("bind 127.0.0.1:0")
 }
 
+/// `N` distinct ports that were free a moment ago on 127.0.0.1.
+///
+/// The listeners are held until all `N` are bound, so the kernel cannot hand out one port twice
+/// (separate [`free_port`] calls can: a port is free again once its listener is dropped).
+///
+/// # Panics
+/// When no port can be bound.
+#[must_use]
+pub fn free_ports<const N: usize>() -> [u16; N] {
+    let listeners: [TcpListener; N] =
+        std::array::from_fn(|_| TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0"));
+    listeners.map(|l| l.local_addr().expect("bound address").port())
+}
+
 /// A running `strata serve`, killed when dropped. Its stderr (logs) goes to a file.
 #[derive(Debug)]
 pub struct StrataProcess {

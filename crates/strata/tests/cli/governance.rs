@@ -366,14 +366,7 @@ async fn the_official_sdks_meet_every_policy() {
     else {
         return;
     };
-    let free = || {
-        std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port()
-    };
-    let (webhook_port, closed_port) = (free(), free());
+    let [webhook_port, closed_port] = strata_testkit::free_ports();
     // `slow-1` answers after 800 ms: the concurrency scenario's three calls overlap.
     let slow = MockLlm::start().await;
     let claude = MockLlm::start().await;

@@ -3,7 +3,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use strata_testkit::{StrataProcess, free_port};
+use strata_testkit::{StrataProcess, free_ports};
 
 pub fn bin() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_strata"))
@@ -20,11 +20,12 @@ pub struct Ports {
 
 impl Ports {
     pub fn free() -> Self {
+        let [ai, mcp, agent, admin] = free_ports();
         Self {
-            ai: free_port(),
-            mcp: free_port(),
-            agent: free_port(),
-            admin: free_port(),
+            ai,
+            mcp,
+            agent,
+            admin,
         }
     }
 
