@@ -77,7 +77,7 @@ impl AuditRecord {
 }
 
 const COLUMNS: usize = 12;
-const INSERT_HEAD: &str = "INSERT INTO audit_log (id, ts_ms, layer, action, principal, server, \
+const INSERT_INTO: &str = "audit_log (id, ts_ms, layer, action, principal, server, \
     target, outcome, error, latency_ms, trace_id, detail) VALUES ";
 
 impl BatchRecord for AuditRecord {
@@ -87,7 +87,7 @@ impl BatchRecord for AuditRecord {
         let numbered = tx.backend_name() != "SQLite";
         for chunk in batch.chunks(rows_per_insert(COLUMNS)) {
             // Built from column counts only: no input reaches the SQL text.
-            let sql = sqlx::AssertSqlSafe(insert_sql(INSERT_HEAD, COLUMNS, chunk.len(), numbered));
+            let sql = sqlx::AssertSqlSafe(insert_sql(INSERT_INTO, COLUMNS, chunk.len(), numbered));
             let mut query = sqlx::query(sql);
             for r in chunk {
                 query = query

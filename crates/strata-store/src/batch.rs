@@ -275,13 +275,24 @@ pub(crate) fn rows_per_insert(columns: usize) -> usize {
     (999 / columns).max(1)
 }
 
-/// `{head}(…), (…) ON CONFLICT (id) DO NOTHING` for `rows` records of `columns` values: one
-/// statement per chunk costs far less than one per record (with SQLite, every statement is a
-/// round trip to its worker thread). Postgres numbers its parameters (`$1`); SQLite gets
-/// anonymous ones (`?`), since looking up numbered ones costs it time that grows with the
-/// square of their count.
-pub(crate) fn insert_sql(head: &str, columns: usize, rows: usize, numbered: bool) -> String {
-    let mut sql = String::from(head);
+/// `INSERT … {into}(…), (…)` for `rows` records of `columns` values, skipping records whose
+/// id is already stored: one statement per chunk costs far less than one per record (with
+/// SQLite, every statement is a round trip to its worker thread).
+///
+/// Postgres gets `ON CONFLICT (id) DO NOTHING` and numbered parameters (`$1`). SQLite gets
+/// `INSERT OR IGNORE` and anonymous parameters (`?`): looking up numbered ones costs it time
+/// that grows with the square of their count, and an `ON CONFLICT` clause leaves the other
+/// constraints (`NOT NULL`) able to abort the statement, so SQLite keeps a statement journal
+/// (a copy of every page the statement changes, spilled to a temporary file) for each
+/// multi-row insert. `OR IGNORE` cannot abort, so it needs none; the records' `NOT NULL`
+/// columns are always filled, and the tables have no other constraints.
+pub(crate) fn insert_sql(into: &str, columns: usize, rows: usize, numbered: bool) -> String {
+    let mut sql = String::from(if numbered {
+        "INSERT INTO "
+    } else {
+        "INSERT OR IGNORE INTO "
+    });
+    sql.push_str(into);
     for row in 0..rows {
         sql.push_str(if row == 0 { "(" } else { ", (" });
         for col in 0..columns {
@@ -296,6 +307,8 @@ pub(crate) fn insert_sql(head: &str, columns: usize, rows: usize, numbered: bool
         }
         sql.push(')');
     }
-    sql.push_str(" ON CONFLICT (id) DO NOTHING");
+    if numbered {
+        sql.push_str(" ON CONFLICT (id) DO NOTHING");
+    }
     sql
 }

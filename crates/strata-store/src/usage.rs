@@ -39,7 +39,7 @@ pub struct UsageRecord {
 }
 
 const COLUMNS: usize = 18;
-const INSERT_HEAD: &str = "INSERT INTO usage_ledger (id, ts_ms, key_name, team, operation, \
+const INSERT_INTO: &str = "usage_ledger (id, ts_ms, key_name, team, operation, \
     model, provider, served_model, status, input_tokens, output_tokens, cached_tokens, \
     cost_micros, latency_ms, cache, guardrails, metadata, trace_id) VALUES ";
 
@@ -55,7 +55,7 @@ impl BatchRecord for UsageRecord {
         let numbered = tx.backend_name() != "SQLite";
         for chunk in batch.chunks(rows_per_insert(COLUMNS)) {
             // Built from column counts only: no input reaches the SQL text.
-            let sql = sqlx::AssertSqlSafe(insert_sql(INSERT_HEAD, COLUMNS, chunk.len(), numbered));
+            let sql = sqlx::AssertSqlSafe(insert_sql(INSERT_INTO, COLUMNS, chunk.len(), numbered));
             let mut query = sqlx::query(sql);
             for r in chunk {
                 query = query

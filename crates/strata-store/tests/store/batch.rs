@@ -51,3 +51,27 @@ pub async fn flush_is_durable(store: Store) -> Result<(), Failed> {
     assert_eq!(store.audit_count().await?, 2);
     Ok(())
 }
+
+/// A record whose id is already stored is skipped, whether it comes again in a later batch
+/// (a spool replayed after a crash) or twice in one batch, and the stored copy is kept.
+pub async fn skips_records_already_stored(store: Store) -> Result<(), Failed> {
+    let writer = BatchWriter::spawn(store.clone(), BatchWriterOptions::default());
+    let first = AuditRecord::new("system", "first", Outcome::Ok);
+    writer.write(first.clone()).await?;
+    // A rejected batch is retried for ever: a flush that never returns is the failure.
+    tokio::time::timeout(Duration::from_secs(10), writer.flush()).await??;
+    let mut again = first.clone();
+    again.action = "replayed".into();
+    let other = AuditRecord::new("system", "other", Outcome::Ok);
+    for record in [again, other.clone(), other] {
+        writer.write(record).await?;
+    }
+    tokio::time::timeout(Duration::from_secs(10), writer.flush()).await??;
+    assert_eq!(store.audit_count().await?, 2);
+    let (action,): (String,) = sqlx::query_as("SELECT action FROM audit_log WHERE id = $1")
+        .bind(&first.id)
+        .fetch_one(store.pool())
+        .await?;
+    assert_eq!(action, "first");
+    Ok(())
+}

@@ -37,6 +37,9 @@ const TESTS: &[(&str, TestFn)] = &[
     ("batch_writer_flush_is_durable", |s| {
         Box::pin(batch::flush_is_durable(s))
     }),
+    ("batch_writer_skips_records_already_stored", |s| {
+        Box::pin(batch::skips_records_already_stored(s))
+    }),
     ("runs_leases_fence_writers", |s| {
         Box::pin(runs::leases_fence_writers(s))
     }),
