@@ -1,8 +1,10 @@
 //! Benchmark tools (not tests): a zero-latency OpenAI-compatible upstream, and a load
 //! generator that prints latency percentiles and throughput as JSON. `bench/ai.sh` drives
 //! them against the upstream directly, through Strata, and through LiteLLM. The `mcp-*`
-//! commands do the same for the mcp layer (`bench/mcp.sh`).
+//! commands do the same for the mcp layer (`bench/mcp.sh`); `ledger` measures the usage
+//! ledger's writes alone.
 
+mod ledger;
 mod load;
 mod mcp;
 mod proxy;
@@ -31,6 +33,8 @@ enum Command {
     McpLoad(mcp::load::Args),
     /// Open N idle MCP sessions and report the memory they cost a process.
     McpSessions(mcp::sessions::Args),
+    /// Write N usage records through the batch writer and report their cost per record.
+    Ledger(ledger::Args),
 }
 
 fn main() -> std::process::ExitCode {
@@ -53,6 +57,7 @@ fn main() -> std::process::ExitCode {
             Command::McpUpstream(args) => mcp::upstream::run(args).await,
             Command::McpLoad(args) => mcp::load::run(args).await,
             Command::McpSessions(args) => mcp::sessions::run(args).await,
+            Command::Ledger(args) => ledger::run(args).await,
         }
     });
     match result {
