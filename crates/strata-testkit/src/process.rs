@@ -1,34 +1,50 @@
 //! Runs the real `strata` binary for end-to-end tests.
 
+use std::collections::HashSet;
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::{LazyLock, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
-/// A port that was free a moment ago on 127.0.0.1.
+/// Ports this process has handed out already: none is handed out twice, so two tests running
+/// at once never get the same one (the kernel may offer a port again once its listener is
+/// closed, and a test binds what it was given only later).
+static HANDED_OUT: LazyLock<Mutex<HashSet<u16>>> = LazyLock::new(Mutex::default);
+
+/// A port that was free a moment ago on 127.0.0.1, and not handed out before in this process.
 ///
 /// # Panics
 /// When no port can be bound.
 #[must_use]
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("bind 127.0.0.1:0")
+    let [port] = free_ports();
+    port
 }
 
-/// `N` distinct ports that were free a moment ago on 127.0.0.1.
-///
-/// The listeners are held until all `N` are bound, so the kernel cannot hand out one port twice
-/// (separate [`free_port`] calls can: a port is free again once its listener is dropped).
+/// `N` distinct ports that were free a moment ago on 127.0.0.1, none handed out before in this
+/// process.
 ///
 /// # Panics
 /// When no port can be bound.
 #[must_use]
 pub fn free_ports<const N: usize>() -> [u16; N] {
-    let listeners: [TcpListener; N] =
-        std::array::from_fn(|_| TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0"));
-    listeners.map(|l| l.local_addr().expect("bound address").port())
+    let mut handed_out = HANDED_OUT.lock().unwrap_or_else(PoisonError::into_inner);
+    // Every listener stays bound until all N are found, so the kernel offers N distinct ports.
+    let mut held = Vec::with_capacity(N);
+    let mut ports = [0; N];
+    for slot in &mut ports {
+        loop {
+            let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
+            let port = listener.local_addr().expect("bound address").port();
+            held.push(listener);
+            if handed_out.insert(port) {
+                *slot = port;
+                break;
+            }
+        }
+    }
+    ports
 }
 
 /// A running `strata serve`, killed when dropped. Its stderr (logs) goes to a file.
@@ -141,6 +157,22 @@ impl Drop for StrataProcess {
         if let Some(mut child) = self.child.take() {
             let _ = child.kill();
             let _ = child.wait();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn no_port_is_handed_out_twice() {
+        let mut seen = HashSet::new();
+        for _ in 0..200 {
+            assert!(seen.insert(free_port()));
+        }
+        for port in free_ports::<4>() {
+            assert!(seen.insert(port));
         }
     }
 }
