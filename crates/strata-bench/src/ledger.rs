@@ -1,6 +1,6 @@
 //! `strata-bench ledger`: what one usage record costs the process, written as the ai layer
 //! writes it (the batch writer, optionally with its spool) into a fresh SQLite store. Prints
-//! JSON: wall time and CPU time (user + system, all threads) per record.
+//! JSON: wall time and CPU time (all threads) per record.
 
 use std::time::Instant;
 
@@ -8,6 +8,8 @@ use clap::Parser;
 use strata_config::Storage;
 use strata_core::Secret;
 use strata_store::{BatchWriter, BatchWriterOptions, Store, UsageRecord};
+
+use crate::procfs::cpu_ns;
 
 #[derive(Debug, Parser)]
 pub struct Args {
@@ -23,6 +25,9 @@ pub struct Args {
 }
 
 pub async fn run(args: Args) -> Result<(), String> {
+    if args.rows == 0 {
+        return Err("--rows must be at least 1".into());
+    }
     std::fs::create_dir(&args.dir).map_err(|e| format!("{}: {e}", args.dir.display()))?;
     let storage = Storage {
         url: Secret::new(format!("sqlite://{}", args.dir.join("strata.db").display())),
@@ -37,18 +42,19 @@ pub async fn run(args: Args) -> Result<(), String> {
     } else {
         BatchWriter::spawn(store, options)
     };
-    let (wall, cpu) = (Instant::now(), cpu_seconds()?);
+    let me = std::process::id();
+    let (wall, cpu) = (Instant::now(), cpu_ns(me)?);
     for _ in 0..args.rows {
         writer.write(record()).await.map_err(|e| e.to_string())?;
     }
     writer.flush().await.map_err(|e| e.to_string())?;
     // Microseconds, to two decimals.
-    let per_row = |seconds: f64| (seconds * 1e8 / args.rows as f64).round() / 100.0;
+    let per_row = |nanos: f64| (nanos / 10.0 / args.rows as f64).round() / 100.0;
     let report = serde_json::json!({
         "rows": args.rows,
         "spool": args.spool,
-        "wall_us_per_row": per_row(wall.elapsed().as_secs_f64()),
-        "cpu_us_per_row": per_row(cpu_seconds()? - cpu),
+        "wall_us_per_row": per_row(wall.elapsed().as_nanos() as f64),
+        "cpu_us_per_row": per_row((cpu_ns(me)? - cpu) as f64),
     });
     #[allow(clippy::print_stdout)] // the report is this command's output
     {
@@ -78,21 +84,5 @@ fn record() -> UsageRecord {
         guardrails: serde_json::json!([]),
         metadata: serde_json::json!({}),
         trace_id: Some("0af7651916cd43dd8448eb211c80319c".into()),
-    }
-}
-
-/// User + system CPU time of this process so far (all threads), from `/proc/self/stat`.
-fn cpu_seconds() -> Result<f64, String> {
-    let stat = std::fs::read_to_string("/proc/self/stat").map_err(|e| e.to_string())?;
-    // Fields after the command name (which may hold spaces) start at `state`; utime and
-    // stime are the 12th and 13th of them, in clock ticks (100 a second on Linux).
-    let fields: Vec<&str> = stat
-        .rsplit_once(')')
-        .map(|(_, rest)| rest.split_whitespace().collect())
-        .unwrap_or_default();
-    let ticks = |i: usize| fields.get(i).and_then(|f| f.parse::<f64>().ok());
-    match (ticks(11), ticks(12)) {
-        (Some(user), Some(system)) => Ok((user + system) / 100.0),
-        _ => Err("cannot read CPU time from /proc/self/stat".into()),
     }
 }

@@ -7,6 +7,7 @@
 mod ledger;
 mod load;
 mod mcp;
+mod procfs;
 mod proxy;
 mod upstream;
 

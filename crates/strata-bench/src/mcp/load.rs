@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 
 use super::client::Session;
-use super::procfs::cpu_ns;
+use crate::procfs::cpu_ns;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {

@@ -4,7 +4,6 @@
 
 mod client;
 pub mod load;
-mod procfs;
 #[cfg(feature = "rmcp")]
 mod rmcp_upstream;
 pub mod sessions;

@@ -8,7 +8,7 @@ use futures_util::StreamExt;
 use serde_json::json;
 
 use super::client::Session;
-use super::procfs::rss_kib;
+use crate::procfs::rss_kib;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {

@@ -1,4 +1,4 @@
-//! What the benchmark reads of another process from /proc: resident memory and CPU time.
+//! What the benchmarks read of a process from /proc: resident memory and CPU time.
 
 /// `VmRSS` of a process, in KiB.
 pub fn rss_kib(pid: u32) -> Result<u64, String> {
