@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 use sqlx::Row;
 
-use crate::batch::{insert_sql, rows_per_insert};
+use crate::batch::{insert_chunks, insert_sql};
 use crate::{BatchRecord, Store, StoreError};
 
 /// How an audited operation ended.
@@ -85,7 +85,7 @@ impl BatchRecord for AuditRecord {
 
     async fn write_batch(tx: &mut sqlx::AnyConnection, batch: &[Self]) -> Result<(), sqlx::Error> {
         let numbered = tx.backend_name() != "SQLite";
-        for chunk in batch.chunks(rows_per_insert(COLUMNS)) {
+        for chunk in insert_chunks(batch, COLUMNS) {
             // Built from column counts only: no input reaches the SQL text.
             let sql = sqlx::AssertSqlSafe(insert_sql(INSERT_INTO, COLUMNS, chunk.len(), numbered));
             let mut query = sqlx::query(sql);

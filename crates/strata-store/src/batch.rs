@@ -271,8 +271,32 @@ async fn write_once<R: BatchRecord>(store: &Store, batch: &[R]) -> Result<(), sq
 
 /// Rows per multi-row `INSERT` of `columns` parameters each, within SQLite's oldest limit of
 /// 999 parameters.
-pub(crate) fn rows_per_insert(columns: usize) -> usize {
+fn rows_per_insert(columns: usize) -> usize {
     (999 / columns).max(1)
+}
+
+/// Splits `batch` into the chunks of one multi-row `INSERT` each: as many full chunks as fit,
+/// then the rest in pieces of 32, 16, 8, 4, 2 and 1 rows. Each chunk size is its own
+/// statement (its SQL has one `(…)` per row), prepared once per connection and then taken
+/// from the connection's statement cache: with a chunk of whatever size was left over, every
+/// batch prepared a statement anew (about 6 000 instructions per record at 400 calls/s).
+pub(crate) fn insert_chunks<T>(batch: &[T], columns: usize) -> impl Iterator<Item = &[T]> {
+    let full = rows_per_insert(columns);
+    let mut rest = batch;
+    std::iter::from_fn(move || {
+        if rest.is_empty() {
+            return None;
+        }
+        let take = if rest.len() >= full {
+            full
+        } else {
+            // The largest power of two not above what is left.
+            1 << rest.len().ilog2()
+        };
+        let (chunk, after) = rest.split_at(take);
+        rest = after;
+        Some(chunk)
+    })
 }
 
 /// `INSERT … {into}(…), (…)` for `rows` records of `columns` values, skipping records whose
@@ -311,4 +335,33 @@ pub(crate) fn insert_sql(into: &str, columns: usize, rows: usize, numbered: bool
         sql.push_str(" ON CONFLICT (id) DO NOTHING");
     }
     sql
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sizes(len: usize, columns: usize) -> Vec<usize> {
+        let batch: Vec<usize> = (0..len).collect();
+        let chunks: Vec<&[usize]> = insert_chunks(&batch, columns).collect();
+        // Every record once, in order.
+        assert_eq!(chunks.concat(), batch);
+        chunks.iter().map(|c| c.len()).collect()
+    }
+
+    #[test]
+    fn chunks_come_in_few_sizes() {
+        assert!(sizes(0, 18).is_empty());
+        assert_eq!(sizes(1, 18), [1]);
+        assert_eq!(sizes(55, 18), [55]);
+        assert_eq!(sizes(200, 18), [55, 55, 55, 32, 2, 1]);
+        assert_eq!(sizes(47, 18), [32, 8, 4, 2, 1]);
+        // Whatever the batch, at most seven statement shapes per table: 55 and powers of two.
+        let mut seen: Vec<usize> = (0..=600).flat_map(|n| sizes(n, 18)).collect();
+        seen.sort_unstable();
+        seen.dedup();
+        assert_eq!(seen, [1, 2, 4, 8, 16, 32, 55]);
+        // A record wider than the limit still goes one per statement.
+        assert_eq!(sizes(3, 2000), [1, 1, 1]);
+    }
 }
