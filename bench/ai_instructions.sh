@@ -30,6 +30,7 @@ measure() {
   valgrind --tool=callgrind --callgrind-out-file="$out" --dump-instr=no "$@" 2> "$work/$name.vg" &
   local pid=$!
   for _ in $(seq 1 600); do (echo > "/dev/tcp/127.0.0.1/$port") 2>/dev/null && break; sleep 0.2; done
+  (echo > "/dev/tcp/127.0.0.1/$port") 2>/dev/null || { echo "$name never listened on $port" >&2; cat "$work/$name.vg" >&2; exit 1; }
   local url="http://127.0.0.1:$port/v1/chat/completions"
   "$bench" load --connections 8 --seconds 3 --rate 200 --url "$url" > /dev/null
   callgrind_control -z "$pid" > /dev/null 2>&1
@@ -60,18 +61,21 @@ print(json.dumps(out))
 PY
 }
 
-up_port=$(free_port)
+# Seven distinct free ports, all bound at once so none is handed out twice.
+read -r up_port u_port p_port ai mcp agent admin < <(python3 -c '
+import socket
+socks = [socket.socket() for _ in range(7)]
+for s in socks:
+    s.bind(("127.0.0.1", 0))
+print(*(s.getsockname()[1] for s in socks))')
 "$bench" upstream --addr "127.0.0.1:$up_port" & pids+=($!)
 wait_port "$up_port"
 
-u_port=$(free_port)
 u=$(measure upstream "$u_port" "$bench" upstream --addr "127.0.0.1:$u_port")
 echo "$u"
-p_port=$(free_port)
 p=$(measure proxy "$p_port" "$bench" proxy --addr "127.0.0.1:$p_port" --upstream "127.0.0.1:$up_port" --mode inline)
 echo "$p"
 
-read -r ai mcp agent admin < <(for _ in 1 2 3 4; do free_port; done | xargs)
 cat > "$work/strata.yaml" <<YAML
 listeners: { ai: 127.0.0.1:$ai, mcp: 127.0.0.1:$mcp, agent: 127.0.0.1:$agent, admin: 127.0.0.1:$admin }
 storage: { url: "sqlite://$work/strata.db" }

@@ -8,7 +8,24 @@ use crate::harness::Stack;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_openai_sdk_works_unmodified() {
-    let Some(python) = python_with_sdks("the_openai_sdk_works_unmodified") else {
+    openai_sdk_scenarios("the_openai_sdk_works_unmodified", &[]).await;
+}
+
+/// The same scenarios with every provider called through reqwest, the client Strata keeps for
+/// upstreams its inline HTTP/1 client does not serve (TLS, proxies): `STRATA_INLINE_HTTP=0`
+/// turns the inline client off.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_openai_sdk_works_unmodified_through_reqwest() {
+    openai_sdk_scenarios(
+        "the_openai_sdk_works_unmodified_through_reqwest",
+        &[("STRATA_INLINE_HTTP", "0")],
+    )
+    .await;
+}
+
+/// Runs `openai_sdk.py` against a stack started with `envs` and checks every scenario.
+async fn openai_sdk_scenarios(test: &str, envs: &[(&str, &str)]) {
+    let Some(python) = python_with_sdks(test) else {
         return;
     };
     let (primary, backup, limited, claude, gemini, flaky, slow) = (
@@ -43,7 +60,7 @@ async fn the_openai_sdk_works_unmodified() {
         flaky.base_url,
         slow.base_url
     );
-    let stack = Stack::start(&providers, &[], &[]).await;
+    let stack = Stack::start(&providers, &[], envs).await;
     let url = format!("http://127.0.0.1:{}/v1", stack.ports.ai);
     let stdout = run_script(&python, "openai_sdk.py", &url, &stack).await;
     for model in ["mock-1", "claude-upstream", "gemini-upstream"] {
@@ -83,6 +100,23 @@ async fn the_openai_sdk_works_unmodified() {
         assert!(
             stdout.lines().any(|l| l == format!("ok {scenario}")),
             "{scenario} did not pass:\n{stdout}"
+        );
+    }
+    // Which client called the upstreams: reqwest adds `accept: */*` of its own accord, the
+    // inline client sends only the headers Strata sets.
+    let through_reqwest = envs.contains(&("STRATA_INLINE_HTTP", "0"));
+    let seen: Vec<_> = [&primary, &backup, &claude, &gemini, &flaky]
+        .iter()
+        .flat_map(|upstream| upstream.received())
+        .collect();
+    assert!(!seen.is_empty());
+    for request in &seen {
+        assert_eq!(
+            request.headers.contains_key("accept"),
+            through_reqwest,
+            "{} {:?}",
+            request.path,
+            request.headers
         );
     }
 }
