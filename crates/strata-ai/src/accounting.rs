@@ -75,6 +75,48 @@ impl Event {
     }
 }
 
+/// The top-level usage of a whole answer. Only `usage` is built; the rest is skipped, and
+/// most of it not even read: answers carry their usage at or near their end, so the last
+/// `usage` key is tried first ([`tail_usage`]) and the whole answer read only when that was
+/// not the top-level one.
+fn usage_of_answer(answer: &[u8]) -> Option<Usage> {
+    match tail_usage(answer) {
+        Some(usage) => usage,
+        None => serde_json::from_slice::<WithUsage>(answer).ok()?.usage,
+    }
+}
+
+/// The value of the last `"usage"` key of `answer`, if that key is a member of the top-level
+/// object: what follows its value must be the rest of that object's members and its end
+/// (parsed as such), so a `usage` nested in a later member is not taken. `None` when this
+/// cannot tell; `Some(None)` for `"usage": null`.
+fn tail_usage(answer: &[u8]) -> Option<Option<Usage>> {
+    const KEY: &[u8] = b"\"usage\"";
+    // Inside a string a quote is escaped, so these bytes can only be a key.
+    let at = answer.windows(KEY.len()).rposition(|w| w == KEY)?;
+    let before = answer[..at].trim_ascii_end().last()?;
+    if !matches!(before, b'{' | b',') {
+        return None;
+    }
+    let value = answer[at + KEY.len()..]
+        .trim_ascii_start()
+        .strip_prefix(b":")?;
+    let mut values = serde_json::Deserializer::from_slice(value).into_iter::<Option<Usage>>();
+    let usage = values.next()?.ok()?;
+    let after = value[values.byte_offset()..].trim_ascii_start();
+    let closes_top_level = match after.split_first()? {
+        (b'}', end) => end.trim_ascii().is_empty(),
+        (b',', members) => {
+            let mut object = Vec::with_capacity(members.len() + 1);
+            object.push(b'{');
+            object.extend_from_slice(members);
+            serde_json::from_slice::<serde::de::IgnoredAny>(&object).is_ok()
+        }
+        _ => false,
+    };
+    closes_top_level.then_some(usage)
+}
+
 fn count(n: Option<&Number>) -> Option<u64> {
     n.and_then(Number::as_u64)
 }
@@ -191,10 +233,8 @@ impl CallRecord {
         self.done = true;
         if !self.stream
             && !self.copy.is_empty()
-            && let Ok(WithUsage { usage: Some(usage) }) =
-                serde_json::from_slice::<WithUsage>(&std::mem::take(&mut self.copy))
+            && let Some(usage) = usage_of_answer(&std::mem::take(&mut self.copy))
         {
-            // Only `usage` is built; the rest of the answer is skipped unparsed.
             self.read_usage(&usage);
         }
         let seconds = self.started.elapsed().as_secs_f64();
@@ -303,6 +343,48 @@ mod tests {
         r.observe(br#"{"message":"not an object","usage":{"input_tokens":5,"output_tokens":6}}"#);
         r.finish();
         assert_eq!((r.input, r.output), (Some(5), Some(6)));
+    }
+
+    #[test]
+    fn reads_the_top_level_usage_of_whole_answers_whatever_follows_it() {
+        let tokens = |answer: &str| {
+            usage_of_answer(answer.as_bytes()).map(|u| {
+                (
+                    count(u.prompt_tokens.as_ref()),
+                    count(u.completion_tokens.as_ref()),
+                )
+            })
+        };
+        let last = r#"{"choices":[{"message":{"content":"say \"usage\": {}"}}],"usage":{"prompt_tokens":1,"completion_tokens":2}}"#;
+        assert_eq!(tokens(last), Some((Some(1), Some(2))));
+        // Members after the usage, and a nested `usage` before or after it.
+        let followed = r#"{"usage" : {"prompt_tokens":3,"completion_tokens":4} , "service_tier":"default", "x":{"a":[1,{"b":null}]} }"#;
+        assert_eq!(tokens(followed), Some((Some(3), Some(4))));
+        let nested_after = r#"{"usage":{"prompt_tokens":5,"completion_tokens":6},"x_groq":{"usage":{"prompt_tokens":50,"completion_tokens":60}}}"#;
+        assert_eq!(tokens(nested_after), Some((Some(5), Some(6))));
+        let nested_only = r#"{"choices":[{"usage":{"prompt_tokens":7}}],"id":"x"}"#;
+        assert_eq!(tokens(nested_only), None);
+        let in_array_last = r#"{"id":"x","choices":[{"usage":{"prompt_tokens":7}}]}"#;
+        assert_eq!(tokens(in_array_last), None);
+        assert_eq!(tokens(r#"{"usage":null}"#), None);
+        assert_eq!(tokens(r#"{"id":"x"}"#), None);
+        assert_eq!(tokens(r#"{"usage":{"prompt_tokens":1}"#), None);
+        assert_eq!(tokens("not json"), None);
+        // Which answers were read from their tail alone, and which in whole.
+        for (answer, from_tail) in [
+            (last, true),
+            (followed, true),
+            (r#"{"usage":null}"#, true),
+            (nested_after, false),
+            (nested_only, false),
+            (in_array_last, false),
+        ] {
+            assert_eq!(
+                tail_usage(answer.as_bytes()).is_some(),
+                from_tail,
+                "{answer}"
+            );
+        }
     }
 
     #[test]
