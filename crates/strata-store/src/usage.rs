@@ -6,19 +6,24 @@ use sqlx::Row;
 use crate::batch::{insert_chunks, insert_sql};
 use crate::{BatchRecord, Store, StoreError};
 
-/// One model call's usage.
+/// One model call's usage. Its JSON form is the spool's line: fields that are `None` are left
+/// out (a missing field reads back as `None`), which spares a string to escape per field.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct UsageRecord {
     pub id: String,
     pub ts_ms: i64,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub key_name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub team: Option<String>,
     /// `chat` or `embeddings`.
     pub operation: String,
     /// The model as requested.
     pub model: String,
     /// Who served it (none when the call was refused or failed everywhere).
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub provider: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub served_model: Option<String>,
     /// The HTTP status the client got.
     pub status: u16,
@@ -30,11 +35,13 @@ pub struct UsageRecord {
     pub cost_micros: i64,
     pub latency_ms: u64,
     /// `hit` or `miss` when the response cache was consulted.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub cache: Option<String>,
     /// Guardrail verdicts (JSON array).
     pub guardrails: serde_json::Value,
     /// The key's tags.
     pub metadata: serde_json::Value,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub trace_id: Option<String>,
 }
 
@@ -42,6 +49,16 @@ const COLUMNS: usize = 18;
 const INSERT_INTO: &str = "usage_ledger (id, ts_ms, key_name, team, operation, \
     model, provider, served_model, status, input_tokens, output_tokens, cached_tokens, \
     cost_micros, latency_ms, cache, guardrails, metadata, trace_id) VALUES ";
+
+/// A JSON column's text; the empty array and object (most records' verdicts and tags) without
+/// formatting them.
+fn json_text(value: &serde_json::Value) -> String {
+    match value {
+        serde_json::Value::Array(a) if a.is_empty() => "[]".to_owned(),
+        serde_json::Value::Object(o) if o.is_empty() => "{}".to_owned(),
+        other => other.to_string(),
+    }
+}
 
 /// Counts as stored: SQL integers are signed.
 fn int(n: u64) -> i64 {
@@ -74,8 +91,8 @@ impl BatchRecord for UsageRecord {
                     .bind(r.cost_micros)
                     .bind(int(r.latency_ms))
                     .bind(r.cache.as_deref())
-                    .bind(r.guardrails.to_string())
-                    .bind(r.metadata.to_string())
+                    .bind(json_text(&r.guardrails))
+                    .bind(json_text(&r.metadata))
                     .bind(r.trace_id.clone());
             }
             query.execute(&mut *tx).await?;
@@ -240,4 +257,61 @@ fn row_to_usage(row: &sqlx::any::AnyRow) -> Result<UsageRecord, StoreError> {
         metadata: json("metadata")?,
         trace_id: row.try_get("trace_id")?,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn spool_lines_leave_out_absent_fields_and_read_back_whole() {
+        let mut record = UsageRecord {
+            id: "u1".into(),
+            ts_ms: 1,
+            key_name: None,
+            team: None,
+            operation: "chat".into(),
+            model: "m".into(),
+            provider: None,
+            served_model: None,
+            status: 200,
+            input_tokens: 1,
+            output_tokens: 2,
+            cached_tokens: 0,
+            cost_micros: 3,
+            latency_ms: 4,
+            cache: None,
+            guardrails: json!([]),
+            metadata: json!({}),
+            trace_id: None,
+        };
+        let line = serde_json::to_string(&record).unwrap();
+        for absent in [
+            "key_name",
+            "team",
+            "provider",
+            "served_model",
+            "cache",
+            "trace_id",
+        ] {
+            assert!(!line.contains(&format!("\"{absent}\"")), "{line}");
+        }
+        assert_eq!(serde_json::from_str::<UsageRecord>(&line).unwrap(), record);
+        // Lines written with explicit nulls (before they were left out) still read back.
+        let nulls = line.replacen('{', r#"{"key_name":null,"trace_id":null,"#, 1);
+        assert_eq!(serde_json::from_str::<UsageRecord>(&nulls).unwrap(), record);
+        record.key_name = Some("k".into());
+        record.trace_id = Some("t".into());
+        let line = serde_json::to_string(&record).unwrap();
+        assert_eq!(serde_json::from_str::<UsageRecord>(&line).unwrap(), record);
+    }
+
+    #[test]
+    fn json_columns_are_the_values_text() {
+        assert_eq!(json_text(&json!([])), "[]");
+        assert_eq!(json_text(&json!({})), "{}");
+        assert_eq!(json_text(&json!({"team": "a"})), r#"{"team":"a"}"#);
+        assert_eq!(json_text(&json!([{"x": 1}])), r#"[{"x":1}]"#);
+    }
 }
