@@ -29,8 +29,8 @@ measure() {
   local out="$work/$name.cg"
   valgrind --tool=callgrind --callgrind-out-file="$out" --dump-instr=no "$@" 2> "$work/$name.vg" &
   local pid=$!
-  for _ in $(seq 1 600); do (echo > "/dev/tcp/127.0.0.1/$port") 2>/dev/null && break; sleep 0.2; done
-  (echo > "/dev/tcp/127.0.0.1/$port") 2>/dev/null || { echo "$name never listened on $port" >&2; cat "$work/$name.vg" >&2; exit 1; }
+  # In a subshell: when the port never opens, show valgrind's log before giving up.
+  (wait_port "$port") || { cat "$work/$name.vg" >&2; exit 1; }
   local url="http://127.0.0.1:$port/v1/chat/completions"
   "$bench" load --connections 8 --seconds 3 --rate 200 --url "$url" > /dev/null
   callgrind_control -z "$pid" > /dev/null 2>&1
@@ -61,13 +61,8 @@ print(json.dumps(out))
 PY
 }
 
-# Seven distinct free ports, all bound at once so none is handed out twice.
-read -r up_port u_port p_port ai mcp agent admin < <(python3 -c '
-import socket
-socks = [socket.socket() for _ in range(7)]
-for s in socks:
-    s.bind(("127.0.0.1", 0))
-print(*(s.getsockname()[1] for s in socks))')
+up_port=$(free_port); u_port=$(free_port); p_port=$(free_port)
+ai=$(free_port); mcp=$(free_port); agent=$(free_port); admin=$(free_port)
 "$bench" upstream --addr "127.0.0.1:$up_port" & pids+=($!)
 wait_port "$up_port"
 

@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 use sqlx::Row;
 
-use crate::batch::{insert_chunks, insert_sql};
+use crate::batch::{insert_chunks, insert_sql, json_text};
 use crate::{BatchRecord, Store, StoreError};
 
 /// How an audited operation ended.
@@ -102,7 +102,7 @@ impl BatchRecord for AuditRecord {
                     .bind(r.error.clone())
                     .bind(r.latency_ms)
                     .bind(r.trace_id.clone())
-                    .bind(r.detail.to_string());
+                    .bind(json_text(&r.detail));
             }
             query.execute(&mut *tx).await?;
         }

@@ -269,6 +269,16 @@ async fn write_once<R: BatchRecord>(store: &Store, batch: &[R]) -> Result<(), sq
     tx.commit().await
 }
 
+/// A JSON column's text. The empty array and object (most records' verdicts, tags and
+/// details) are not formatted.
+pub(crate) fn json_text(value: &serde_json::Value) -> String {
+    match value {
+        serde_json::Value::Array(a) if a.is_empty() => "[]".to_owned(),
+        serde_json::Value::Object(o) if o.is_empty() => "{}".to_owned(),
+        other => other.to_string(),
+    }
+}
+
 /// Rows per multi-row `INSERT` of `columns` parameters each, within SQLite's oldest limit of
 /// 999 parameters.
 fn rows_per_insert(columns: usize) -> usize {
@@ -363,5 +373,16 @@ mod tests {
         assert_eq!(seen, [1, 2, 4, 8, 16, 32, 55]);
         // A record wider than the limit still goes one per statement.
         assert_eq!(sizes(3, 2000), [1, 1, 1]);
+    }
+
+    #[test]
+    fn json_columns_are_the_values_text() {
+        assert_eq!(json_text(&serde_json::json!([])), "[]");
+        assert_eq!(json_text(&serde_json::json!({})), "{}");
+        assert_eq!(
+            json_text(&serde_json::json!({"team": "a"})),
+            r#"{"team":"a"}"#
+        );
+        assert_eq!(json_text(&serde_json::json!([{"x": 1}])), r#"[{"x":1}]"#);
     }
 }

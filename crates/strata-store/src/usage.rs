@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 use sqlx::Row;
 
-use crate::batch::{insert_chunks, insert_sql};
+use crate::batch::{insert_chunks, insert_sql, json_text};
 use crate::{BatchRecord, Store, StoreError};
 
 /// One model call's usage. Its JSON form is the spool's line: fields that are `None` are left
@@ -49,16 +49,6 @@ const COLUMNS: usize = 18;
 const INSERT_INTO: &str = "usage_ledger (id, ts_ms, key_name, team, operation, \
     model, provider, served_model, status, input_tokens, output_tokens, cached_tokens, \
     cost_micros, latency_ms, cache, guardrails, metadata, trace_id) VALUES ";
-
-/// A JSON column's text; the empty array and object (most records' verdicts and tags) without
-/// formatting them.
-fn json_text(value: &serde_json::Value) -> String {
-    match value {
-        serde_json::Value::Array(a) if a.is_empty() => "[]".to_owned(),
-        serde_json::Value::Object(o) if o.is_empty() => "{}".to_owned(),
-        other => other.to_string(),
-    }
-}
 
 /// Counts as stored: SQL integers are signed.
 fn int(n: u64) -> i64 {
@@ -305,13 +295,5 @@ mod tests {
         record.trace_id = Some("t".into());
         let line = serde_json::to_string(&record).unwrap();
         assert_eq!(serde_json::from_str::<UsageRecord>(&line).unwrap(), record);
-    }
-
-    #[test]
-    fn json_columns_are_the_values_text() {
-        assert_eq!(json_text(&json!([])), "[]");
-        assert_eq!(json_text(&json!({})), "{}");
-        assert_eq!(json_text(&json!({"team": "a"})), r#"{"team":"a"}"#);
-        assert_eq!(json_text(&json!([{"x": 1}])), r#"[{"x":1}]"#);
     }
 }
