@@ -32,6 +32,10 @@ enum Command {
         /// The layers to run, comma-separated.
         #[arg(long, value_delimiter = ',', default_value = "ai,mcp,agent", value_parser = parse_layer)]
         layers: Vec<Layer>,
+        /// Threads that serve requests; one per CPU when absent. Fewer leaves CPUs to other
+        /// busy processes on the same machine (see docs/deployment.md).
+        #[arg(long, env = "STRATA_WORKERS", value_parser = clap::value_parser!(u16).range(1..=1024))]
+        workers: Option<u16>,
     },
     /// Validate a config file and print every error with its line.
     Check {
@@ -431,7 +435,11 @@ impl Cli {
                 };
                 run_async(strata_app::mcp_stdio(options), "strata mcp-stdio")
             }
-            Command::Serve { config, mut layers } => {
+            Command::Serve {
+                config,
+                mut layers,
+                workers,
+            } => {
                 layers.sort();
                 layers.dedup();
                 let options = ServeOptions {
@@ -440,20 +448,34 @@ impl Cli {
                     log_format: self.log_format,
                     log_level: self.log_level,
                 };
-                run_async(strata_app::serve(options), "strata serve")
+                run_async_on(
+                    strata_app::serve(options),
+                    "strata serve",
+                    workers.map(usize::from),
+                )
             }
         }
     }
 }
 
-/// Runs a command's future on a multi-threaded runtime and turns its outcome into an exit code;
-/// config errors are printed one per line.
-#[allow(clippy::print_stderr)]
+/// Runs a command's future on a multi-threaded runtime (one worker per CPU) and turns its
+/// outcome into an exit code; config errors are printed one per line.
 fn run_async(command: impl Future<Output = Result<(), AppError>>, name: &str) -> ExitCode {
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    run_async_on(command, name, None)
+}
+
+/// [`run_async`] with `workers` worker threads (tokio's default when `None`).
+#[allow(clippy::print_stderr)]
+fn run_async_on(
+    command: impl Future<Output = Result<(), AppError>>,
+    name: &str,
+    workers: Option<usize>,
+) -> ExitCode {
+    let mut builder = tokio::runtime::Builder::new_multi_thread();
+    if let Some(workers) = workers {
+        builder.worker_threads(workers);
+    }
+    let runtime = match builder.enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");

@@ -50,6 +50,49 @@ async fn only_the_chosen_layers_are_served() {
     assert!(mcp.is_err(), "mcp listener must not be bound");
 }
 
+/// The threads of a process named `name` (Linux: `/proc/<pid>/task/*/comm`).
+fn threads_named(pid: u32, name: &str) -> usize {
+    std::fs::read_dir(format!("/proc/{pid}/task"))
+        .unwrap()
+        .filter_map(|task| std::fs::read_to_string(task.ok()?.path().join("comm")).ok())
+        .filter(|comm| comm.trim_end() == name)
+        .count()
+}
+
+#[tokio::test]
+async fn workers_sets_the_threads_that_serve_requests() {
+    let mock = "ai:\n  providers: [{ name: mock, models: [mock-1] }]\n";
+    let stack = Stack::start(mock, &["--layers", "ai", "--workers", "1"], &[]).await;
+    assert_eq!(threads_named(stack.process.pid(), "tokio-rt-worker"), 1);
+    let answer: serde_json::Value = reqwest::Client::new()
+        .post(stack.ports.ai_url("/v1/chat/completions"))
+        .json(&serde_json::json!({"model": "mock-1", "messages": [{"role": "user", "content": "hi"}]}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(answer["object"], "chat.completion", "{answer}");
+    // The environment sets it too; three here, whatever the machine's CPU count.
+    let stack = Stack::start("", &["--layers", "ai"], &[("STRATA_WORKERS", "3")]).await;
+    assert_eq!(threads_named(stack.process.pid(), "tokio-rt-worker"), 3);
+}
+
+#[test]
+fn workers_must_be_at_least_one() {
+    let out = std::process::Command::new(crate::harness::bin())
+        .args(["serve", "--workers", "0"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("--workers") && err.contains("1..=1024"),
+        "{err}"
+    );
+}
+
 #[tokio::test]
 async fn request_ids_and_trace_context_are_propagated() {
     let stack = Stack::start("", &[], &[]).await;
