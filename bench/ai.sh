@@ -15,11 +15,8 @@ cd "$(dirname "$0")/.."
 secs="${1:-10}"
 conns=64
 rate=2000
-# Worker threads of the gateways under test (Strata's `--workers`, the floor proxies'
-# TOKIO_WORKER_THREADS). The load generator and the upstream share the machine's two cores
-# with the gateway; one worker leaves them the other core (LiteLLM runs one worker too).
-# Strata with one worker per CPU (its default) is measured as well.
-workers="${STRATA_BENCH_WORKERS:-1}"
+# Strata runs with its default (a worker thread per CPU); a second Strata with `--workers 1`
+# shows what leaving the other core to the load generator and the upstream changes here.
 . bench/lib.sh
 
 "$bench" upstream --addr 127.0.0.1:19100 --chunks 20 --chunk-interval-ms 10 & pids+=($!)
@@ -27,8 +24,8 @@ wait_port 19100
 # The floor of any proxy here: feature-less pass-throughs on the same crates as Strata, one
 # through reqwest's pooled client (as Strata calls providers), one driving hyper's
 # connection from the request's own task.
-TOKIO_WORKER_THREADS="$workers" "$bench" proxy --addr 127.0.0.1:19151 --upstream 127.0.0.1:19100 --mode reqwest & pids+=($!)
-TOKIO_WORKER_THREADS="$workers" "$bench" proxy --addr 127.0.0.1:19152 --upstream 127.0.0.1:19100 --mode inline & pids+=($!)
+"$bench" proxy --addr 127.0.0.1:19151 --upstream 127.0.0.1:19100 --mode reqwest & pids+=($!)
+"$bench" proxy --addr 127.0.0.1:19152 --upstream 127.0.0.1:19100 --mode inline & pids+=($!)
 wait_port 19151; wait_port 19152
 
 cat > "$work/strata.yaml" <<YAML
@@ -38,10 +35,10 @@ ai:
   providers:
     - { name: bench, kind: openai, api_base: "http://127.0.0.1:19100/v1", models: [bench] }
 YAML
-"$strata" serve --config "$work/strata.yaml" --layers ai --log-level warn --workers "$workers" 2> "$work/strata.log" & pids+=($!)
-sed -e 's/19000/19010/; s/19001/19011/; s/19002/19012/; s/19003/19013/' -e "s#strata.db#strata-cpus.db#" \
-  "$work/strata.yaml" > "$work/strata-cpus.yaml"
-"$strata" serve --config "$work/strata-cpus.yaml" --layers ai --log-level warn 2> "$work/strata-cpus.log" & pids+=($!)
+"$strata" serve --config "$work/strata.yaml" --layers ai --log-level warn 2> "$work/strata.log" & pids+=($!)
+sed -e 's/19000/19010/; s/19001/19011/; s/19002/19012/; s/19003/19013/' -e "s#strata.db#strata-one.db#" \
+  "$work/strata.yaml" > "$work/strata-one.yaml"
+"$strata" serve --config "$work/strata-one.yaml" --layers ai --log-level warn --workers 1 2> "$work/strata-one.log" & pids+=($!)
 wait_port 19000; wait_port 19010
 
 litellm_url=""
@@ -66,14 +63,14 @@ fi
 load() { "$bench" load --connections "$conns" --seconds "$secs" "$@"; }
 direct="http://127.0.0.1:19100/v1/chat/completions"
 through="http://127.0.0.1:19000/v1/chat/completions"
-cpus="http://127.0.0.1:19010/v1/chat/completions"
+one="http://127.0.0.1:19010/v1/chat/completions"
 
 echo "# closed loop, $conns connections, ${secs}s each"
 d=$(load --url "$direct" --label direct); echo "$d"
 s=$(load --url "$through" --label strata); echo "$s"
 pr=$(load --url "http://127.0.0.1:19151/v1/chat/completions" --label proxy-floor-reqwest); echo "$pr"
 pi=$(load --url "http://127.0.0.1:19152/v1/chat/completions" --label proxy-floor-inline); echo "$pi"
-sc=$(load --url "$cpus" --label strata-worker-per-cpu); echo "$sc"
+sc=$(load --url "$one" --label strata-one-worker); echo "$sc"
 l='{}'
 if [ -n "$litellm_url" ]; then l=$(load --url "$litellm_url" --key sk-bench --label litellm); echo "$l"; fi
 
@@ -81,20 +78,20 @@ echo "# fixed rate $rate req/s over $conns connections"
 dr=$(load --url "$direct" --rate "$rate" --label direct); echo "$dr"
 sr=$(load --url "$through" --rate "$rate" --label strata); echo "$sr"
 fr=$(load --url "http://127.0.0.1:19152/v1/chat/completions" --rate "$rate" --label proxy-floor-inline); echo "$fr"
-scr=$(load --url "$cpus" --rate "$rate" --label strata-worker-per-cpu); echo "$scr"
+scr=$(load --url "$one" --rate "$rate" --label strata-one-worker); echo "$scr"
 
 echo "# streams (20 chunks, 10 ms apart), $conns connections"
 ds=$(load --url "$direct" --stream --label direct); echo "$ds"
 ss=$(load --url "$through" --stream --label strata); echo "$ss"
+so=$(load --url "$one" --stream --label strata-one-worker); echo "$so"
 
 echo "# Strata's own added-latency histogram"
 curl -s http://127.0.0.1:19003/metrics | grep '^strata_ai_added_latency_seconds' | tee "$work/added.txt"
 
-python3 - "$d" "$s" "$l" "$dr" "$sr" "$ds" "$ss" "$work/added.txt" "$pr" "$pi" "$fr" "$sc" "$scr" "$workers" <<'PY'
+python3 - "$d" "$s" "$l" "$dr" "$sr" "$ds" "$ss" "$work/added.txt" "$pr" "$pi" "$fr" "$sc" "$scr" "$so" <<'PY'
 import json, sys
 d, s, l, dr, sr, ds, ss = (json.loads(a) for a in sys.argv[1:8])
-pr, pi, fr, sc, scr = (json.loads(a) for a in sys.argv[9:14])
-workers = sys.argv[14]
+pr, pi, fr, sc, scr, so = (json.loads(a) for a in sys.argv[9:15])
 buckets = []
 for line in open(sys.argv[8]):
     if "_bucket" in line:
@@ -107,8 +104,6 @@ def q(p):
             return le * 1000
     return float("nan")
 print()
-print(f"Gateways with {workers} worker thread(s) unless the row says otherwise.")
-print()
 print("| measurement | direct | Strata | LiteLLM | result |")
 print("|---|---|---|---|---|")
 print(f"| closed loop: requests/s | {d['rps']:.0f} | {s['rps']:.0f} | {l.get('rps', 0):.0f} | Strata = {s['rps']/d['rps']:.0%} of direct" + (f", {s['rps']/l['rps']:.0f}x LiteLLM |" if l.get('rps') else " |"))
@@ -116,13 +111,14 @@ print(f"| closed loop: p50 / p99 ms | {d['p50_ms']} / {d['p99_ms']} | {s['p50_ms
 for p, name in ((pr, "reqwest's pooled client"), (pi, "hyper connection driven in the request's task")):
     print(f"| closed loop: requests/s of a feature-less proxy ({name}) | | {p['rps']:.0f} | | floor = {p['rps']/d['rps']:.0%} of direct |")
 print(f"| {dr['rate']} req/s: p50 / p99 ms | {dr['p50_ms']} / {dr['p99_ms']} | {sr['p50_ms']} / {sr['p99_ms']} | | added p50 {sr['p50_ms']-dr['p50_ms']:.3f} ms, p99 {sr['p99_ms']-dr['p99_ms']:.3f} ms |")
-print(f"| closed loop, Strata with a worker per CPU: requests/s, p50 / p99 ms | | {sc['rps']:.0f}, {sc['p50_ms']} / {sc['p99_ms']} | | {sc['rps']/d['rps']:.0%} of direct |")
-print(f"| {scr['rate']} req/s, Strata with a worker per CPU: p50 / p99 ms | | {scr['p50_ms']} / {scr['p99_ms']} | | added p50 {scr['p50_ms']-dr['p50_ms']:.3f} ms, p99 {scr['p99_ms']-dr['p99_ms']:.3f} ms |")
+print(f"| closed loop, Strata with `--workers 1`: requests/s, p50 / p99 ms | | {sc['rps']:.0f}, {sc['p50_ms']} / {sc['p99_ms']} | | {sc['rps']/d['rps']:.0%} of direct |")
+print(f"| {scr['rate']} req/s, Strata with `--workers 1`: p50 / p99 ms | | {scr['p50_ms']} / {scr['p99_ms']} | | added p50 {scr['p50_ms']-dr['p50_ms']:.3f} ms, p99 {scr['p99_ms']-dr['p99_ms']:.3f} ms |")
 print(f"| {fr['rate']} req/s through the feature-less proxy (inline): p50 / p99 ms | | {fr['p50_ms']} / {fr['p99_ms']} | | the hop alone adds p50 {fr['p50_ms']-dr['p50_ms']:.3f} ms, p99 {fr['p99_ms']-dr['p99_ms']:.3f} ms |")
 print(f"| gateway's own added latency (histogram bucket bound) | | p50 <= {q(0.5):.3f} ms, p99 <= {q(0.99):.3f} ms | | |")
 print(f"| stream: first chunk p50 / p99 ms | {ds['first_chunk_p50_ms']} / {ds['first_chunk_p99_ms']} | {ss['first_chunk_p50_ms']} / {ss['first_chunk_p99_ms']} | | added p50 {ss['first_chunk_p50_ms']-ds['first_chunk_p50_ms']:.3f} ms |")
+print(f"| stream, Strata with `--workers 1`: first chunk p50 / p99 ms | | {so['first_chunk_p50_ms']} / {so['first_chunk_p99_ms']} | | added p50 {so['first_chunk_p50_ms']-ds['first_chunk_p50_ms']:.3f} ms |")
 print(f"| stream: gap between chunks p50 / p99 ms | {ds['chunk_gap_p50_ms']} / {ds['chunk_gap_p99_ms']} | {ss['chunk_gap_p50_ms']} / {ss['chunk_gap_p99_ms']} | | |")
-for r in (d, s, l, dr, sr, ds, ss, pr, pi, fr, sc, scr):
+for r in (d, s, l, dr, sr, ds, ss, pr, pi, fr, sc, scr, so):
     if r.get("errors"):
         print(f"errors: {r['label']} {r['errors']}", file=sys.stderr)
 PY
