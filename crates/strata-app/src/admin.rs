@@ -27,13 +27,16 @@ pub fn router(app: Arc<AppState>) -> Router {
         .with_state(app)
 }
 
-/// Alive: the process answers. Also says which config generation is in effect.
+/// Alive: the process answers. Also says which config generation is in effect, and how many
+/// worker threads serve requests (`strata serve --workers`).
 async fn healthz(State(app): State<Arc<AppState>>) -> Response {
     let runtime = app.current.load();
+    let workers = tokio::runtime::Handle::current().metrics().num_workers();
     axum::Json(json!({
         "status": "ok",
         "version": strata_core::VERSION,
         "config": { "generation": runtime.generation, "sha256": runtime.digest },
+        "workers": workers,
     }))
     .into_response()
 }

@@ -50,20 +50,18 @@ async fn only_the_chosen_layers_are_served() {
     assert!(mcp.is_err(), "mcp listener must not be bound");
 }
 
-/// The threads of a process named `name` (Linux: `/proc/<pid>/task/*/comm`).
-fn threads_named(pid: u32, name: &str) -> usize {
-    std::fs::read_dir(format!("/proc/{pid}/task"))
-        .unwrap()
-        .filter_map(|task| std::fs::read_to_string(task.ok()?.path().join("comm")).ok())
-        .filter(|comm| comm.trim_end() == name)
-        .count()
+/// The worker threads a running stack reports on `/healthz`.
+async fn workers(stack: &Stack) -> u64 {
+    let (status, health) = stack.get_json("/healthz").await;
+    assert_eq!(status, 200, "{health}");
+    health["workers"].as_u64().unwrap()
 }
 
 #[tokio::test]
 async fn workers_sets_the_threads_that_serve_requests() {
     let mock = "ai:\n  providers: [{ name: mock, models: [mock-1] }]\n";
     let stack = Stack::start(mock, &["--layers", "ai", "--workers", "1"], &[]).await;
-    assert_eq!(threads_named(stack.process.pid(), "tokio-rt-worker"), 1);
+    assert_eq!(workers(&stack).await, 1);
     let answer: serde_json::Value = reqwest::Client::new()
         .post(stack.ports.ai_url("/v1/chat/completions"))
         .json(&serde_json::json!({"model": "mock-1", "messages": [{"role": "user", "content": "hi"}]}))
@@ -76,7 +74,11 @@ async fn workers_sets_the_threads_that_serve_requests() {
     assert_eq!(answer["object"], "chat.completion", "{answer}");
     // The environment sets it too; three here, whatever the machine's CPU count.
     let stack = Stack::start("", &["--layers", "ai"], &[("STRATA_WORKERS", "3")]).await;
-    assert_eq!(threads_named(stack.process.pid(), "tokio-rt-worker"), 3);
+    assert_eq!(workers(&stack).await, 3);
+    // Without either, one per CPU.
+    let stack = Stack::start("", &["--layers", "ai"], &[]).await;
+    let cpus = std::thread::available_parallelism().unwrap().get() as u64;
+    assert_eq!(workers(&stack).await, cpus);
 }
 
 #[test]
