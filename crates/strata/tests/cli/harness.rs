@@ -154,6 +154,12 @@ impl Stack {
     }
 }
 
+/// POSTs `body` as JSON to `url` and reads the answer as JSON, whatever its status.
+pub async fn post_json(url: &str, body: &serde_json::Value) -> serde_json::Value {
+    let response = reqwest::Client::new().post(url).json(body).send().await;
+    response.unwrap().json().await.unwrap()
+}
+
 /// Polls `check` every 50 ms until it returns `Some`, or panics after `limit`.
 pub async fn eventually<T, F, Fut>(limit: Duration, what: &str, mut check: F) -> T
 where

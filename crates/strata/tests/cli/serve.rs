@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use crate::harness::{Stack, eventually};
+use crate::harness::{Stack, eventually, post_json};
 
 #[tokio::test]
 async fn every_layer_and_admin_listen_and_report_ready() {
@@ -62,15 +62,9 @@ async fn workers_sets_the_threads_that_serve_requests() {
     let mock = "ai:\n  providers: [{ name: mock, models: [mock-1] }]\n";
     let stack = Stack::start(mock, &["--layers", "ai", "--workers", "1"], &[]).await;
     assert_eq!(workers(&stack).await, 1);
-    let answer: serde_json::Value = reqwest::Client::new()
-        .post(stack.ports.ai_url("/v1/chat/completions"))
-        .json(&serde_json::json!({"model": "mock-1", "messages": [{"role": "user", "content": "hi"}]}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let chat =
+        serde_json::json!({"model": "mock-1", "messages": [{"role": "user", "content": "hi"}]});
+    let answer = post_json(&stack.ports.ai_url("/v1/chat/completions"), &chat).await;
     assert_eq!(answer["object"], "chat.completion", "{answer}");
     // The environment sets it too; three here, whatever the machine's CPU count.
     let stack = Stack::start("", &["--layers", "ai"], &[("STRATA_WORKERS", "3")]).await;
