@@ -36,9 +36,11 @@ ai:
     - { name: bench, kind: openai, api_base: "http://127.0.0.1:19100/v1", models: [bench] }
 YAML
 "$strata" serve --config "$work/strata.yaml" --layers ai --log-level warn 2> "$work/strata.log" & pids+=($!)
+strata_pid=$!
 sed -e 's/19000/19010/; s/19001/19011/; s/19002/19012/; s/19003/19013/' -e "s#strata.db#strata-one.db#" \
   "$work/strata.yaml" > "$work/strata-one.yaml"
 "$strata" serve --config "$work/strata-one.yaml" --layers ai --log-level warn --workers 1 2> "$work/strata-one.log" & pids+=($!)
+one_pid=$!
 wait_port 19000; wait_port 19010
 
 litellm_url=""
@@ -67,10 +69,14 @@ one="http://127.0.0.1:19010/v1/chat/completions"
 
 echo "# closed loop, $conns connections, ${secs}s each"
 d=$(load --url "$direct" --label direct); echo "$d"
+thread_ticks "$strata_pid" > "$work/cpu-before"
 s=$(load --url "$through" --label strata); echo "$s"
+thread_ticks "$strata_pid" > "$work/cpu-after"
 pr=$(load --url "http://127.0.0.1:19151/v1/chat/completions" --label proxy-floor-reqwest); echo "$pr"
 pi=$(load --url "http://127.0.0.1:19152/v1/chat/completions" --label proxy-floor-inline); echo "$pi"
+thread_ticks "$one_pid" > "$work/cpu-one-before"
 sc=$(load --url "$one" --label strata-one-worker); echo "$sc"
+thread_ticks "$one_pid" > "$work/cpu-one-after"
 l='{}'
 if [ -n "$litellm_url" ]; then l=$(load --url "$litellm_url" --key sk-bench --label litellm); echo "$l"; fi
 
@@ -88,10 +94,22 @@ so=$(load --url "$one" --stream --label strata-one-worker); echo "$so"
 echo "# Strata's own added-latency histogram"
 curl -s http://127.0.0.1:19003/metrics | grep '^strata_ai_added_latency_seconds' | tee "$work/added.txt"
 
-python3 - "$d" "$s" "$l" "$dr" "$sr" "$ds" "$ss" "$work/added.txt" "$pr" "$pi" "$fr" "$sc" "$scr" "$so" <<'PY'
+python3 - "$d" "$s" "$l" "$dr" "$sr" "$ds" "$ss" "$work/added.txt" "$pr" "$pi" "$fr" "$sc" "$scr" "$so" "$work" "$(getconf CLK_TCK)" <<'PY'
 import json, sys
 d, s, l, dr, sr, ds, ss = (json.loads(a) for a in sys.argv[1:8])
 pr, pi, fr, sc, scr, so = (json.loads(a) for a in sys.argv[9:15])
+work, tck = sys.argv[15], int(sys.argv[16])
+def cpu_per_call(before, after, run):
+    # Microseconds of CPU per call in each kind of thread, over a closed-loop run.
+    def ticks(path):
+        out = {}
+        for line in open(f"{work}/{path}"):
+            name, t = line.split()
+            out[name] = out.get(name, 0) + int(t)
+        return out
+    b, a = ticks(before), ticks(after)
+    used = {k: (v - b.get(k, 0)) * 1e6 / tck / run["requests"] for k, v in a.items()}
+    return ", ".join(f"{k} {v:.1f}" for k, v in sorted(used.items(), key=lambda kv: -kv[1]) if v >= 0.05)
 buckets = []
 for line in open(sys.argv[8]):
     if "_bucket" in line:
@@ -111,6 +129,8 @@ print(f"| closed loop: p50 / p99 ms | {d['p50_ms']} / {d['p99_ms']} | {s['p50_ms
 for p, name in ((pr, "reqwest's pooled client"), (pi, "hyper connection driven in the request's task")):
     print(f"| closed loop: requests/s of a feature-less proxy ({name}) | | {p['rps']:.0f} | | floor = {p['rps']/d['rps']:.0%} of direct |")
 print(f"| {dr['rate']} req/s: p50 / p99 ms | {dr['p50_ms']} / {dr['p99_ms']} | {sr['p50_ms']} / {sr['p99_ms']} | | added p50 {sr['p50_ms']-dr['p50_ms']:.3f} ms, p99 {sr['p99_ms']-dr['p99_ms']:.3f} ms |")
+print(f"| closed loop: Strata's CPU per call by thread, µs | | {cpu_per_call('cpu-before', 'cpu-after', s)} | | |")
+print(f"| closed loop, Strata with `--workers 1`: CPU per call by thread, µs | | {cpu_per_call('cpu-one-before', 'cpu-one-after', sc)} | | |")
 print(f"| closed loop, Strata with `--workers 1`: requests/s, p50 / p99 ms | | {sc['rps']:.0f}, {sc['p50_ms']} / {sc['p99_ms']} | | {sc['rps']/d['rps']:.0%} of direct |")
 print(f"| {scr['rate']} req/s, Strata with `--workers 1`: p50 / p99 ms | | {scr['p50_ms']} / {scr['p99_ms']} | | added p50 {scr['p50_ms']-dr['p50_ms']:.3f} ms, p99 {scr['p99_ms']-dr['p99_ms']:.3f} ms |")
 print(f"| {fr['rate']} req/s through the feature-less proxy (inline): p50 / p99 ms | | {fr['p50_ms']} / {fr['p99_ms']} | | the hop alone adds p50 {fr['p50_ms']-dr['p50_ms']:.3f} ms, p99 {fr['p99_ms']-dr['p99_ms']:.3f} ms |")

@@ -37,6 +37,13 @@ with open(sys.argv[1], "a") as f:
 print(port)
 PY
 }
+# CPU time so far of each thread of process $1, one "name ticks" line per thread (clock ticks,
+# user + system, from /proc; names with spaces get underscores).
+thread_ticks() {
+  for t in /proc/"$1"/task/*; do
+    echo "$(tr ' ' _ < "$t/comm") $(awk '{print $14 + $15}' "$t/stat")"
+  done
+}
 wait_port() { for _ in $(seq 1 300); do (echo > "/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0; sleep 0.1; done; echo "port $1 never opened" >&2; exit 1; }
 
 cargo build --release -q -p strata -p strata-bench
