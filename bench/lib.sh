@@ -38,10 +38,11 @@ print(port)
 PY
 }
 # CPU time so far of each thread of process $1, one "name ticks" line per thread (clock ticks,
-# user + system, from /proc; names with spaces get underscores).
+# user + system, from /proc; names with spaces get underscores). The fields of `stat` are
+# counted after the name's closing parenthesis, since a name may hold spaces.
 thread_ticks() {
   for t in /proc/"$1"/task/*; do
-    echo "$(tr ' ' _ < "$t/comm") $(awk '{print $14 + $15}' "$t/stat")"
+    echo "$(tr ' ' _ < "$t/comm") $(sed 's/.*) //' "$t/stat" | awk '{print $12 + $13}')"
   done
 }
 wait_port() { for _ in $(seq 1 300); do (echo > "/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0; sleep 0.1; done; echo "port $1 never opened" >&2; exit 1; }

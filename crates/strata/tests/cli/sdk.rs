@@ -8,7 +8,7 @@ use crate::harness::Stack;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_openai_sdk_works_unmodified() {
-    openai_sdk_scenarios("the_openai_sdk_works_unmodified", &[]).await;
+    openai_sdk_scenarios("the_openai_sdk_works_unmodified", false).await;
 }
 
 /// The same scenarios with every provider called through reqwest, the client Strata keeps for
@@ -16,15 +16,12 @@ async fn the_openai_sdk_works_unmodified() {
 /// turns the inline client off.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_openai_sdk_works_unmodified_through_reqwest() {
-    openai_sdk_scenarios(
-        "the_openai_sdk_works_unmodified_through_reqwest",
-        &[("STRATA_INLINE_HTTP", "0")],
-    )
-    .await;
+    openai_sdk_scenarios("the_openai_sdk_works_unmodified_through_reqwest", true).await;
 }
 
-/// Runs `openai_sdk.py` against a stack started with `envs` and checks every scenario.
-async fn openai_sdk_scenarios(test: &str, envs: &[(&str, &str)]) {
+/// Runs `openai_sdk.py` against a stack (with the inline client turned off when
+/// `through_reqwest`) and checks every scenario.
+async fn openai_sdk_scenarios(test: &str, through_reqwest: bool) {
     let Some(python) = python_with_sdks(test) else {
         return;
     };
@@ -60,6 +57,11 @@ async fn openai_sdk_scenarios(test: &str, envs: &[(&str, &str)]) {
         flaky.base_url,
         slow.base_url
     );
+    let envs: &[(&str, &str)] = if through_reqwest {
+        &[("STRATA_INLINE_HTTP", "0")]
+    } else {
+        &[]
+    };
     let stack = Stack::start(&providers, &[], envs).await;
     let url = format!("http://127.0.0.1:{}/v1", stack.ports.ai);
     let stdout = run_script(&python, "openai_sdk.py", &url, &stack).await;
@@ -104,7 +106,6 @@ async fn openai_sdk_scenarios(test: &str, envs: &[(&str, &str)]) {
     }
     // Which client called the upstreams: reqwest adds `accept: */*` of its own accord, the
     // inline client sends only the headers Strata sets.
-    let through_reqwest = envs.contains(&("STRATA_INLINE_HTTP", "0"));
     let seen: Vec<_> = [&primary, &backup, &claude, &gemini, &flaky]
         .iter()
         .flat_map(|upstream| upstream.received())
