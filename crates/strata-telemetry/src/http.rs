@@ -8,7 +8,6 @@ use axum::extract::{Request, State};
 use axum::middleware::Next;
 use axum::response::Response;
 use tracing::Instrument;
-use tracing_opentelemetry::OpenTelemetrySpanExt;
 
 use crate::{HttpLabels, Metrics, extract, propagation};
 
@@ -43,7 +42,7 @@ pub async fn observe(
     // A disabled span (a log level above `info`) records no trace: nothing to continue.
     let traced = !span.is_disabled();
     if traced {
-        let _ = span.set_parent(extract(request.headers()));
+        propagation::continue_trace(&span, extract(request.headers()));
     }
     let method = request.method().as_str().to_string();
     let in_flight = observer.metrics.in_flight(observer.layer);

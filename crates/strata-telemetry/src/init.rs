@@ -79,15 +79,28 @@ impl Telemetry {
 
         let provider = tracer_provider(options.otlp.as_ref())?;
         opentelemetry::global::set_text_map_propagator(TraceContextPropagator::new());
+        // Spans become OpenTelemetry spans only when they are exported; otherwise the ids
+        // layer gives them their W3C ids alone (`ids.rs`).
+        let exporting = options.otlp.is_some();
         // Busy/idle time, thread and source-location attributes cost a bookkeeping step on
-        // every poll of every instrumented future; traces do not need them.
-        let otel = tracing_opentelemetry::layer()
-            .with_tracked_inactivity(false)
-            .with_threads(false)
-            .with_location(false)
-            .with_tracer(provider.tracer("strata"));
+        // every poll of every instrumented future; traces do not need them. Neither does
+        // Strata need a span's OpenTelemetry context made the thread's current one on every
+        // poll (context activation): it reads a span's context from the span itself
+        // (`propagation.rs`), and no OpenTelemetry-instrumented library runs inside a request.
+        let otel = exporting.then(|| {
+            tracing_opentelemetry::layer()
+                .with_context_activation(false)
+                .with_tracked_inactivity(false)
+                .with_threads(false)
+                .with_location(false)
+                .with_tracer(provider.tracer("strata"))
+        });
+        let ids = (!exporting).then(crate::ids::IdsLayer::default);
 
-        let registry = tracing_subscriber::registry().with(filter).with(otel);
+        let registry = tracing_subscriber::registry()
+            .with(filter)
+            .with(otel)
+            .with(ids);
         let result = match options.format {
             LogFormat::Json => registry
                 .with(
@@ -120,7 +133,7 @@ impl Telemetry {
 
 fn tracer_provider(otlp: Option<&Otlp>) -> Result<SdkTracerProvider, TelemetryError> {
     let Some(otlp) = otlp else {
-        // No exporter: spans still get W3C ids, so trace context flows through the layers.
+        // No exporter: no span is built (the ids layer keeps trace context flowing).
         return Ok(SdkTracerProvider::builder().build());
     };
     let headers: HashMap<String, String> = otlp

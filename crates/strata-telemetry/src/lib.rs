@@ -4,6 +4,7 @@
 mod genai;
 mod governance;
 mod http;
+mod ids;
 mod init;
 mod metrics;
 mod propagation;

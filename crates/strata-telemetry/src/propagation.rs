@@ -2,7 +2,7 @@
 
 use http::HeaderMap;
 use opentelemetry::propagation::{Extractor, Injector};
-use opentelemetry::trace::TraceContextExt;
+use opentelemetry::trace::{SpanContext, TraceContextExt};
 use tracing_opentelemetry::OpenTelemetrySpanExt;
 
 struct Headers<'a>(&'a HeaderMap);
@@ -39,10 +39,26 @@ pub fn extract(headers: &HeaderMap) -> opentelemetry::Context {
     opentelemetry::global::get_text_map_propagator(|p| p.extract(&Headers(headers)))
 }
 
+/// The W3C context of `span`: kept by the ids layer when no OpenTelemetry span is built
+/// (`ids.rs`), otherwise the OpenTelemetry span's.
+fn span_context(span: &tracing::Span) -> SpanContext {
+    crate::ids::of(span).unwrap_or_else(|| span.context().span().span_context().clone())
+}
+
+/// Makes `span` (a request's, before it has children) continue the caller's trace in `cx`.
+pub(crate) fn continue_trace(span: &tracing::Span, cx: opentelemetry::Context) {
+    let remote = cx.span().span_context().clone();
+    if !remote.is_valid() || crate::ids::continue_remote(span, &remote) {
+        return;
+    }
+    let _ = span.set_parent(cx);
+}
+
 /// Writes the current span's context as `traceparent` (and `tracestate`) into `headers`,
 /// for a call to the next hop.
 pub fn inject_current(headers: &mut HeaderMap) {
-    let cx = tracing::Span::current().context();
+    let sc = span_context(&tracing::Span::current());
+    let cx = opentelemetry::Context::new().with_remote_span_context(sc);
     opentelemetry::global::get_text_map_propagator(|p| {
         p.inject_context(&cx, &mut HeadersMut(headers))
     });
@@ -51,8 +67,6 @@ pub fn inject_current(headers: &mut HeaderMap) {
 /// The 32-hex-digit trace id of the current span, if it has a valid one.
 #[must_use]
 pub fn trace_id_of_current() -> Option<String> {
-    let cx = tracing::Span::current().context();
-    let span = cx.span();
-    let sc = span.span_context();
+    let sc = span_context(&tracing::Span::current());
     sc.is_valid().then(|| sc.trace_id().to_string())
 }
