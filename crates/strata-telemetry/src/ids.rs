@@ -76,18 +76,30 @@ pub(crate) fn of(span: &tracing::Span) -> Option<SpanContext> {
     with_ids(span, |ids| ids.clone())
 }
 
-/// Makes `span` continue the trace of `remote` (a caller's valid context): its trace id,
-/// flags and state; the span keeps its own span id. `false` when this layer does not keep
-/// the span's ids. Call it before the span has children.
+/// Makes `span` continue the trace of `remote` (a caller's context): its trace id, flags and
+/// state, or a trace of its own when `remote` is not valid (a request that carries no
+/// `traceparent` starts a trace, whatever span was current when it was created). The span
+/// keeps its own span id. `false` when this layer does not keep the span's ids. Call it
+/// before the span has children.
 pub(crate) fn continue_remote(span: &tracing::Span, remote: &SpanContext) -> bool {
     with_ids(span, |ids| {
-        *ids = SpanContext::new(
-            remote.trace_id(),
-            ids.span_id(),
-            remote.trace_flags(),
-            false,
-            remote.trace_state().clone(),
-        );
+        *ids = if remote.is_valid() {
+            SpanContext::new(
+                remote.trace_id(),
+                ids.span_id(),
+                remote.trace_flags(),
+                false,
+                remote.trace_state().clone(),
+            )
+        } else {
+            SpanContext::new(
+                RandomIdGenerator::default().new_trace_id(),
+                ids.span_id(),
+                TraceFlags::SAMPLED,
+                false,
+                TraceState::NONE,
+            )
+        };
     })
     .is_some()
 }
@@ -141,6 +153,20 @@ mod tests {
             let child_ids = of(&child).expect("ids");
             assert_eq!(child_ids.trace_id(), remote.trace_id());
             assert_eq!(child_ids.trace_state().header(), "vendor=x");
+        });
+    }
+
+    #[test]
+    fn without_a_remote_trace_a_span_starts_its_own() {
+        tracing::subscriber::with_default(subscriber(), || {
+            let outer = tracing::info_span!("outer");
+            let outer_ids = of(&outer).expect("ids");
+            let request = outer.in_scope(|| tracing::info_span!("request"));
+            assert_eq!(of(&request).expect("ids").trace_id(), outer_ids.trace_id());
+            assert!(continue_remote(&request, &SpanContext::empty_context()));
+            let ids = of(&request).expect("ids");
+            assert!(ids.is_valid() && ids.is_sampled());
+            assert_ne!(ids.trace_id(), outer_ids.trace_id());
         });
     }
 

@@ -45,13 +45,13 @@ fn span_context(span: &tracing::Span) -> SpanContext {
     crate::ids::of(span).unwrap_or_else(|| span.context().span().span_context().clone())
 }
 
-/// Makes `span` (a request's, before it has children) continue the caller's trace in `cx`.
+/// Makes `span` (a request's, before it has children) continue the caller's trace in `cx`,
+/// or start a trace when `cx` holds none.
 pub(crate) fn continue_trace(span: &tracing::Span, cx: opentelemetry::Context) {
     let remote = cx.span().span_context().clone();
-    if !remote.is_valid() || crate::ids::continue_remote(span, &remote) {
-        return;
+    if !crate::ids::continue_remote(span, &remote) {
+        let _ = span.set_parent(cx);
     }
-    let _ = span.set_parent(cx);
 }
 
 /// Writes the current span's context as `traceparent` (and `tracestate`) into `headers`,
