@@ -3,7 +3,7 @@
 //! shares its parent's, and a request span continues the caller's `traceparent`; so trace
 //! ids still reach usage and audit records, `traceparent` still goes upstream and back to
 //! the caller. What is skipped is building an OpenTelemetry span (its attributes, events and
-//! timings) for every tracing span, only to drop it at its end: about a third of the ai
+//! timings) for every tracing span, only to drop it at its end: about a sixth of the ai
 //! layer's CPU per call at the default log level (`docs/benchmarks.md`).
 
 use opentelemetry::trace::{SpanContext, TraceFlags, TraceState};
