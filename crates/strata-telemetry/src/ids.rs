@@ -6,7 +6,7 @@
 //! timings) for every tracing span, only to drop it at its end: about a sixth of the ai
 //! layer's CPU per call at the default log level (`docs/benchmarks.md`).
 
-use opentelemetry::trace::{SpanContext, TraceFlags, TraceState};
+use opentelemetry::trace::{SpanContext, SpanId, TraceFlags, TraceState};
 use opentelemetry_sdk::trace::{IdGenerator, RandomIdGenerator};
 use tracing::span;
 use tracing_subscriber::Registry;
@@ -14,10 +14,8 @@ use tracing_subscriber::layer::Context;
 use tracing_subscriber::registry::LookupSpan;
 
 /// The layer that gives spans their ids when no OpenTelemetry layer is installed.
-#[derive(Debug, Default)]
-pub(crate) struct IdsLayer {
-    ids: RandomIdGenerator,
-}
+#[derive(Debug)]
+pub(crate) struct IdsLayer;
 
 /// A span's W3C ids, kept in its extensions.
 #[derive(Debug, Clone)]
@@ -29,28 +27,40 @@ where
 {
     fn on_new_span(&self, _attrs: &span::Attributes<'_>, id: &span::Id, ctx: Context<'_, S>) {
         let Some(span) = ctx.span(id) else { return };
-        let parent = span
+        let span_id = RandomIdGenerator::default().new_span_id();
+        let own = span
             .parent()
-            .and_then(|p| p.extensions().get::<Ids>().map(|ids| ids.0.clone()));
-        let own = match parent {
-            Some(parent) => SpanContext::new(
-                parent.trace_id(),
-                self.ids.new_span_id(),
-                parent.trace_flags(),
-                false,
-                parent.trace_state().clone(),
-            ),
-            // A root: a new trace, sampled (as the SDK's default sampler decides).
-            None => SpanContext::new(
-                self.ids.new_trace_id(),
-                self.ids.new_span_id(),
-                TraceFlags::SAMPLED,
-                false,
-                TraceState::NONE,
-            ),
-        };
+            .and_then(|p| {
+                p.extensions()
+                    .get::<Ids>()
+                    .map(|ids| in_trace_of(&ids.0, span_id))
+            })
+            .unwrap_or_else(|| new_trace(span_id));
         span.extensions_mut().insert(Ids(own));
     }
+}
+
+/// The ids of span `span_id` in the trace of `parent` (its trace id, flags and state).
+fn in_trace_of(parent: &SpanContext, span_id: SpanId) -> SpanContext {
+    SpanContext::new(
+        parent.trace_id(),
+        span_id,
+        parent.trace_flags(),
+        false,
+        parent.trace_state().clone(),
+    )
+}
+
+/// The ids of span `span_id` starting a trace: sampled, as the SDK's default sampler decides
+/// for a root.
+fn new_trace(span_id: SpanId) -> SpanContext {
+    SpanContext::new(
+        RandomIdGenerator::default().new_trace_id(),
+        span_id,
+        TraceFlags::SAMPLED,
+        false,
+        TraceState::NONE,
+    )
 }
 
 /// Runs `f` on the ids of `span`, when this layer gave it some.
@@ -84,21 +94,9 @@ pub(crate) fn of(span: &tracing::Span) -> Option<SpanContext> {
 pub(crate) fn continue_remote(span: &tracing::Span, remote: &SpanContext) -> bool {
     with_ids(span, |ids| {
         *ids = if remote.is_valid() {
-            SpanContext::new(
-                remote.trace_id(),
-                ids.span_id(),
-                remote.trace_flags(),
-                false,
-                remote.trace_state().clone(),
-            )
+            in_trace_of(remote, ids.span_id())
         } else {
-            SpanContext::new(
-                RandomIdGenerator::default().new_trace_id(),
-                ids.span_id(),
-                TraceFlags::SAMPLED,
-                false,
-                TraceState::NONE,
-            )
+            new_trace(ids.span_id())
         };
     })
     .is_some()
@@ -107,11 +105,11 @@ pub(crate) fn continue_remote(span: &tracing::Span, remote: &SpanContext) -> boo
 #[cfg(test)]
 mod tests {
     use super::*;
-    use opentelemetry::trace::{SpanId, TraceId};
+    use opentelemetry::trace::TraceId;
     use tracing_subscriber::layer::SubscriberExt;
 
     fn subscriber() -> impl tracing::Subscriber + Send + Sync {
-        tracing_subscriber::registry().with(IdsLayer::default())
+        tracing_subscriber::registry().with(IdsLayer)
     }
 
     #[test]

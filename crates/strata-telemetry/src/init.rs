@@ -95,7 +95,7 @@ impl Telemetry {
                 .with_location(false)
                 .with_tracer(provider.tracer("strata"))
         });
-        let ids = (!exporting).then(crate::ids::IdsLayer::default);
+        let ids = (!exporting).then_some(crate::ids::IdsLayer);
 
         let registry = tracing_subscriber::registry()
             .with(filter)

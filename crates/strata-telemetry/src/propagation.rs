@@ -48,8 +48,7 @@ fn span_context(span: &tracing::Span) -> SpanContext {
 /// Makes `span` (a request's, before it has children) continue the caller's trace in `cx`,
 /// or start a trace when `cx` holds none.
 pub(crate) fn continue_trace(span: &tracing::Span, cx: opentelemetry::Context) {
-    let remote = cx.span().span_context().clone();
-    if !crate::ids::continue_remote(span, &remote) {
+    if !crate::ids::continue_remote(span, cx.span().span_context()) {
         let _ = span.set_parent(cx);
     }
 }
